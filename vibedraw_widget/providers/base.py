@@ -1,0 +1,146 @@
+"""What a provider is: the request it gets, the context it reports through, its base classes.
+
+Two kinds (DESIGN §2):
+
+* a **code provider** turns a request into Three.js code (DESIGN §7) and *yields text
+  chunks*; each chunk becomes one ``delta`` event as it is yielded. Task types ``3d``
+  and ``edit``; a code provider may also implement ``improve``.
+* a **model provider** turns a request into a mesh: it reports progress through
+  ``ctx.progress(...)`` and *returns GLB bytes*. Task type ``model``.
+
+Providers never import the server or the engine; the engine hands them a
+:class:`TaskContext`. CPU-heavy work goes through ``await ctx.run_cpu(fn, *args)``,
+which runs ``fn`` in a worker process so the server's event loop stays responsive
+(``fn`` and its arguments must be picklable: a module-level function and plain data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+T = TypeVar("T")
+
+TASK_TYPES = ("3d", "edit", "improve", "model")
+"""Task types: ``3d`` and ``edit`` make code, ``improve`` redraws the sketch, ``model`` a mesh."""
+
+
+class ProviderError(Exception):
+    """A provider failure with a readable message; ``error_type`` goes into the error event."""
+
+    def __init__(self, message: str, error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type or type(self).__name__
+
+
+class NotConfigured(ProviderError):
+    """The provider lacks configuration (an API key, a URL); the message says what to set."""
+
+
+@dataclass
+class Request:
+    """Everything a provider may use. Sketch data is validated before it gets here.
+
+    ``sketch`` is DESIGN §3 data (or ``None`` when only an image was sent); ``image`` is
+    PNG bytes (or ``None``). Use :meth:`ensure_sketch` / :meth:`ensure_image` to get
+    whichever you need: they render or trace the other.
+    """
+
+    type: str
+    sketch: dict[str, Any] | None = None
+    image: bytes | None = None
+    prompt: str = ""
+    threejs_code: str | None = None
+    error: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def full_prompt(self) -> str:
+        """The prompt with the sketch's text labels appended (the labels steer generation)."""
+        labels = " ".join(t["text"] for t in (self.sketch or {}).get("texts", []) if t["text"])
+        return " ".join(part for part in (self.prompt.strip(), labels.strip()) if part)
+
+    def ensure_sketch(self) -> dict[str, Any]:
+        """The sketch, tracing ``image`` when only an image was sent (CPU work: call it
+        through ``ctx.run_cpu`` in a server context)."""
+        if self.sketch is None:
+            if self.image is None:
+                raise ProviderError("the request has neither a sketch nor an image", "ValueError")
+            from ..sketch import Sketch
+
+            self.sketch = Sketch.from_png(self.image).to_dict()
+        return self.sketch
+
+    def ensure_image(self) -> bytes:
+        """The PNG, rendering ``sketch`` when only strokes were sent."""
+        if self.image is None:
+            from ..sketch import render_png
+
+            self.image = render_png(self.ensure_sketch())
+        return self.image
+
+
+class TaskContext(Protocol):
+    """What the engine gives a running provider."""
+
+    task_id: str
+    result: dict[str, Any]
+    """Extra fields for the ``complete`` event (``model``, ``usage``, ``stop_reason``,
+    ``code``, ``sketch``, ``image_base64`` …); the engine adds ``content``."""
+
+    def progress(self, stage: str, progress: float, message: str = "") -> None:
+        """Append a ``progress`` event (``progress`` in 0..1). Safe from any thread."""
+
+    async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in the CPU pool (a worker process) and await its result."""
+        ...
+
+
+class Provider:
+    """Base of every provider. Subclasses set ``name`` and ``kind`` and override one side."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = ""  # "code" or "model"
+    description: ClassVar[str] = ""
+    supports: ClassVar[frozenset[str]] = frozenset()
+    """Task types this provider handles (subset of :data:`TASK_TYPES`)."""
+
+    def __init__(self, settings: Any = None) -> None:
+        from ..settings import Settings
+
+        self.settings: Settings = settings if settings is not None else Settings()
+
+    def missing_config(self) -> str | None:
+        """``None`` when usable, else a message saying what to set (HTTP 503 at submit)."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.kind}:{self.name}>"
+
+
+class CodeProvider(Provider):
+    """Yields Three.js code (DESIGN §7) as text chunks; see the module docstring."""
+
+    kind: ClassVar[str] = "code"
+    supports: ClassVar[frozenset[str]] = frozenset({"3d", "edit"})
+
+    def stream_code(self, request: Request, ctx: TaskContext) -> AsyncIterator[str]:
+        """Yield the answer in chunks; set ``ctx.result["code"]`` when the runnable code
+        differs from the joined chunks (e.g. a fenced block inside prose)."""
+        raise NotImplementedError
+
+    async def improve(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
+        """Return ``{"sketch": …, "image_base64": …}``: the sketch redrawn clean."""
+        raise ProviderError(f"provider {self.name!r} cannot improve drawings", "ValueError")
+
+
+class ModelProvider(Provider):
+    """Reports progress and returns GLB bytes; see the module docstring."""
+
+    kind: ClassVar[str] = "model"
+    supports: ClassVar[frozenset[str]] = frozenset({"model"})
+
+    async def make_model(self, request: Request, ctx: TaskContext) -> bytes:
+        """Return the mesh as GLB bytes, calling ``ctx.progress`` as stages pass."""
+        raise NotImplementedError
