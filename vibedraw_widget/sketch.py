@@ -86,7 +86,9 @@ class Sketch:
             if path.suffix.lower() == ".png":
                 return cls.from_png(path.read_bytes())
             return cls.from_dict(parse_json(path.read_text(), str(path)))
-        raise SketchError("input", f"expected a sketch dict, JSON or PNG, got {type(source).__name__}")
+        raise SketchError(
+            "input", f"expected a sketch dict, JSON or PNG, got {type(source).__name__}"
+        )
 
     @classmethod
     def from_png(cls, png: bytes) -> Sketch:

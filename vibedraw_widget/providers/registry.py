@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from importlib.metadata import entry_points
@@ -33,8 +34,11 @@ def _load(target: str) -> type[Provider]:
     return getattr(importlib.import_module(module), attr)
 
 
+@functools.lru_cache(maxsize=1)
 def provider_classes() -> dict[tuple[str, str], type[Provider]]:
-    """Every provider class, keyed by ``(kind, name)``; built-ins win over plug-ins."""
+    """Every provider class, keyed by ``(kind, name)``; built-ins win over plug-ins.
+
+    Read once per process (``provider_classes.cache_clear()`` re-reads)."""
     found: dict[tuple[str, str], type[Provider]] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
