@@ -31,6 +31,7 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024
     retention_seconds: float = 3600.0
     store_url: str = "memory://"
+    claim_after_seconds: float = 30.0  # redis store: a dead worker's task is re-run after this
     cpu_workers: int = 2
     cpu_pool: str = "process"  # "process" or "thread"
 

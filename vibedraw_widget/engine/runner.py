@@ -124,7 +124,9 @@ class Engine:
         run_tasks: bool | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self.store = store if store is not None else open_store(self.settings.store_url)
+        self.store = (
+            store if store is not None else open_store(self.settings.store_url, self.settings)
+        )
         # With a shared store, `vibedraw worker` processes run the tasks unless told otherwise.
         self.run_tasks = (not self.store.shared) if run_tasks is None else run_tasks
         self.cpu = CpuPool(self.settings.cpu_workers, self.settings.cpu_pool)

@@ -8,10 +8,13 @@ interface between processes (DESIGN §9). ``open_store(url)`` picks by URL schem
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .events import Event, EventLog
 from .tasks import TaskRecord, UnknownTask
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 
 class TaskStore(Protocol):
@@ -91,12 +94,14 @@ class MemoryStore:
             raise UnknownTask(task_id) from None
 
 
-def open_store(url: str) -> TaskStore:
-    """The store for ``url``: ``memory://`` or ``redis://host:port/db``."""
+def open_store(url: str, settings: Settings | None = None) -> TaskStore:
+    """The store for ``url``: ``memory://`` or ``redis://host:port/db``.
+
+    ``settings`` (retention, queue limits) matter to shared stores only."""
     if url.startswith("memory://"):
         return MemoryStore()
     if url.startswith(("redis://", "rediss://", "unix://")):
         from .redis_store import RedisStore
 
-        return RedisStore(url)
+        return RedisStore(url, settings)
     raise ValueError(f"store_url {url!r}: expected memory:// or redis://…")
