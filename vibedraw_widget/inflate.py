@@ -137,7 +137,8 @@ class Part:
 
 
 def sketch_frame(sketch: dict[str, Any], size: float = DEFAULT_SIZE) -> Frame:
-    """The frame that maps the drawing's bounding box onto ``size`` metres, centred."""
+    """The frame that maps the drawing's bounding box (plus a pen width) onto ``size``
+    metres, centred on it."""
     pts = [np.asarray(s["points"], dtype=float)[:, :2] for s in sketch.get("strokes", [])]
     pts = [p for p in pts if len(p)]
     if not pts:
@@ -145,10 +146,10 @@ def sketch_frame(sketch: dict[str, Any], size: float = DEFAULT_SIZE) -> Frame:
         return Frame(scale=size / max(w, h), cx=w / 2, cy=h / 2)
     allp = np.concatenate(pts)
     lo, hi = allp.min(axis=0), allp.max(axis=0)
-    extent = float(max(hi - lo))
-    return Frame(
-        scale=size / max(extent, 1.0), cx=float(lo[0] + hi[0]) / 2, cy=float(lo[1] + hi[1]) / 2
-    )
+    # The pen width counts, so a lone dot becomes a ball ``size`` across.
+    pen = max(float(s.get("width", 4)) for s in sketch["strokes"])
+    extent = float(max(hi - lo)) + pen
+    return Frame(scale=size / extent, cx=float(lo[0] + hi[0]) / 2, cy=float(lo[1] + hi[1]) / 2)
 
 
 def _dedupe(p: np.ndarray, eps: float) -> np.ndarray:
@@ -432,10 +433,18 @@ def _triangulate_polygon(poly: Polygon, target_faces: int) -> tuple[np.ndarray, 
     )
     interior = lattice[dist >= 0.6 * h]
 
+    # Far guard points keep the outline off the convex hull, where Qhull would make
+    # flat triangles of collinear outline points (e.g. a straight gap closure).
+    x0, y0, x1, y1 = poly.bounds
+    reach = 2.0 * math.hypot(x1 - x0, y1 - y0) + h
+    ang = np.arange(8) * (np.pi / 4) + 0.1
+    guards = np.column_stack(
+        ((x0 + x1) / 2 + reach * np.cos(ang), (y0 + y1) / 2 + reach * np.sin(ang))
+    )
     for _ in range(12):
         bpts = np.concatenate(rings)
         n_b = len(bpts)
-        pts = np.concatenate((bpts, interior))
+        pts = np.concatenate((bpts, interior, guards))
         tri = Delaunay(pts)
         simp = tri.simplices
         n = len(pts)
