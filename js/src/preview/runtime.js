@@ -1,0 +1,241 @@
+// The preview runtime, running inside `<iframe sandbox="allow-scripts">` (or as the
+// standalone downloaded page). It owns the scene, camera, lights, OrbitControls and the
+// render loop; runs generated code (DESIGN §7) as `async function build(THREE, ctx)`;
+// shows GLB meshes; exports the current object as GLB. It talks to its host only by
+// postMessage: in `run`/`glb`/`export`/`ping`/`dispose`; out `ready`/`frame`/`error`/
+// `exported`/`pong`.
+import * as THREE from "three";
+import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+import { GLTFExporter } from "three/addons/exporters/GLTFExporter.js";
+import { instrumentLoops, makeGuard } from "./guard.js";
+
+const BUILD_BUDGET_MS = 8000; // build() may run this long before it is stopped
+const FRAME_BUDGET_MS = 250; // one frame's onFrame callbacks may run this long
+
+const config = JSON.parse(document.getElementById("vd-config")?.textContent || "{}");
+const host = window.parent !== window ? window.parent : null;
+const post = (msg, transfer = []) => host?.postMessage(msg, "*", transfer);
+
+// Scene, camera, lights, controls: the host side of the DESIGN §7 contract.
+const renderer = new THREE.WebGLRenderer({ antialias: true });
+renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+renderer.outputColorSpace = THREE.SRGBColorSpace;
+document.body.appendChild(renderer.domElement);
+const scene = new THREE.Scene();
+scene.background = new THREE.Color(config.dark ? 0x1e1e1e : 0xf5f5f5);
+const camera = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
+camera.position.set(3, 2.5, 4);
+scene.add(new THREE.HemisphereLight(0xffffff, 0x444444, 1.6));
+const sun = new THREE.DirectionalLight(0xffffff, 2.2);
+sun.position.set(5, 10, 7);
+scene.add(sun);
+const controls = new OrbitControls(camera, renderer.domElement);
+controls.enableDamping = true;
+
+let current = null; // the object shown
+let frameFns = [];
+let pendingFrame = null; // {id, started} until the first frame after a run
+const guard = makeGuard();
+
+function resize() {
+  const w = Math.max(1, window.innerWidth);
+  const h = Math.max(1, window.innerHeight);
+  renderer.setSize(w, h, false);
+  camera.aspect = w / h;
+  camera.updateProjectionMatrix();
+}
+window.addEventListener("resize", resize);
+resize();
+
+function reportError(id, err, phase) {
+  const message = err && err.message ? err.message : String(err);
+  post({ type: "error", id, phase, message, stack: err && err.stack ? String(err.stack) : "" });
+}
+
+function disposeObject(obj) {
+  obj.traverse((o) => {
+    o.geometry?.dispose?.();
+    const mats = Array.isArray(o.material) ? o.material : o.material ? [o.material] : [];
+    for (const m of mats) {
+      for (const v of Object.values(m)) if (v && v.isTexture) v.dispose();
+      m.dispose();
+    }
+  });
+}
+
+function clear() {
+  if (current) {
+    scene.remove(current);
+    disposeObject(current);
+  }
+  current = null;
+  frameFns = [];
+}
+
+/** Point the camera at the object's bounding sphere. */
+function fit(obj) {
+  const box = new THREE.Box3().setFromObject(obj);
+  if (box.isEmpty() || !Number.isFinite(box.min.x + box.max.x + box.min.y + box.max.y)) {
+    throw new Error("the object is empty or not finite (no bounding box)");
+  }
+  const sphere = box.getBoundingSphere(new THREE.Sphere());
+  const r = Math.max(sphere.radius, 1e-3);
+  const dist = (r / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2))) * 1.15;
+  const dir = new THREE.Vector3(0.9, 0.7, 1.3).normalize();
+  camera.position.copy(sphere.center).addScaledVector(dir, dist);
+  camera.near = dist / 100;
+  camera.far = dist * 100;
+  camera.updateProjectionMatrix();
+  controls.target.copy(sphere.center);
+  controls.update();
+}
+
+function show(obj, id, started) {
+  clear();
+  current = obj;
+  scene.add(obj);
+  fit(obj);
+  pendingFrame = { id, started };
+}
+
+const AsyncFunction = (async () => {}).constructor;
+
+async function runCode(code, id) {
+  const started = performance.now();
+  clear();
+  const ctx = {
+    scene,
+    camera,
+    renderer,
+    controls,
+    onFrame(fn) {
+      if (typeof fn === "function") frameFns.push(fn);
+    },
+  };
+  let obj;
+  try {
+    const build = new AsyncFunction("THREE", "ctx", "__vdGuard", instrumentLoops(code));
+    guard.arm(BUILD_BUDGET_MS);
+    const timeout = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error(`build() did not finish within ${BUILD_BUDGET_MS / 1000} s`)), BUILD_BUDGET_MS),
+    );
+    obj = await Promise.race([build(THREE, ctx, guard), timeout]);
+  } catch (err) {
+    guard.disarm();
+    frameFns = [];
+    reportError(id, err, "build");
+    return;
+  }
+  guard.disarm();
+  if (!obj || !obj.isObject3D) {
+    frameFns = [];
+    reportError(id, new Error("build() must return a THREE.Object3D (it returned " + (obj === undefined ? "nothing" : typeof obj) + ")"), "build");
+    return;
+  }
+  const fns = frameFns;
+  try {
+    show(obj, id, started);
+    frameFns = fns;
+  } catch (err) {
+    reportError(id, err, "build");
+  }
+}
+
+function showGlb(buffer, id) {
+  const started = performance.now();
+  new GLTFLoader().parse(
+    buffer,
+    "",
+    (gltf) => {
+      try {
+        show(gltf.scene, id, started);
+      } catch (err) {
+        reportError(id, err, "glb");
+      }
+    },
+    (err) => reportError(id, err, "glb"),
+  );
+}
+
+function exportGlb(id) {
+  if (!current) {
+    post({ type: "exported", id, error: "nothing to export yet" });
+    return;
+  }
+  new GLTFExporter().parse(
+    current,
+    (buffer) => post({ type: "exported", id, buffer }, [buffer]),
+    (err) => post({ type: "exported", id, error: String(err?.message || err) }),
+    { binary: true },
+  );
+}
+
+let disposed = false;
+function dispose() {
+  disposed = true;
+  renderer.setAnimationLoop(null);
+  clear();
+  controls.dispose();
+  renderer.dispose();
+  renderer.forceContextLoss();
+}
+
+// The render loop; onFrame callbacks run under the guard, a failing one is dropped.
+const clock = new THREE.Clock();
+renderer.setAnimationLoop(() => {
+  if (disposed) return;
+  const dt = clock.getDelta();
+  if (frameFns.length) {
+    guard.arm(FRAME_BUDGET_MS);
+    for (const fn of frameFns.slice()) {
+      try {
+        fn(dt, clock.elapsedTime);
+      } catch (err) {
+        frameFns = frameFns.filter((f) => f !== fn);
+        reportError(pendingFrame?.id ?? null, err, "frame");
+      }
+    }
+    guard.disarm();
+  }
+  controls.update();
+  renderer.render(scene, camera);
+  if (pendingFrame) {
+    const { id, started } = pendingFrame;
+    pendingFrame = null;
+    post({ type: "frame", id, ms: performance.now() - started });
+  }
+});
+
+window.addEventListener("message", (event) => {
+  if (event.source !== host) return;
+  const msg = event.data || {};
+  switch (msg.type) {
+    case "run":
+      runCode(String(msg.code ?? ""), msg.id);
+      break;
+    case "glb":
+      showGlb(msg.buffer, msg.id);
+      break;
+    case "export":
+      exportGlb(msg.id);
+      break;
+    case "clear":
+      clear();
+      break;
+    case "ping":
+      post({ type: "pong", n: msg.n });
+      break;
+    case "dispose":
+      dispose();
+      break;
+    default:
+      break;
+  }
+});
+
+window.addEventListener("error", (event) => reportError(null, event.error || event.message, "runtime"));
+window.addEventListener("unhandledrejection", (event) => reportError(null, event.reason, "runtime"));
+
+if (config.code) runCode(config.code, "standalone");
+post({ type: "ready" });

@@ -1,0 +1,372 @@
+// Talking to the vibedraw server extension the way JupyterLab talks to its server:
+// base URL and token from `jupyter-config-data`, the `_xsrf` cookie on writes, an
+// EventSource (resumed by Last-Event-ID) for code tasks, a WebSocket for model tasks.
+// Browser globals are injected so node's test runner can drive it with fakes.
+
+export const API_PREFIX = "vibedraw/api/";
+export const TERMINAL = new Set(["complete", "error", "cancelled"]);
+export const SSE_TYPES = ["start", "progress", "delta", "complete", "error", "cancelled"];
+export const MISSING_EXTENSION =
+  "The vibedraw server extension is not loaded: restart Jupyter so the vibedraw server " +
+  "extension loads. Until then tasks run in the kernel.";
+
+/** Where the Jupyter server is, as JupyterLab finds it; null when there is none. */
+export function findServer(doc = globalThis.document) {
+  if (!doc) return null;
+  let config = null;
+  const el = doc.getElementById?.("jupyter-config-data");
+  if (el) {
+    try {
+      config = JSON.parse(el.textContent || "{}");
+    } catch {
+      config = null;
+    }
+  }
+  const baseUrl = config?.baseUrl ?? doc.body?.dataset?.baseUrl ?? null;
+  if (!baseUrl) return null;
+  return {
+    baseUrl: baseUrl.endsWith("/") ? baseUrl : baseUrl + "/",
+    token: config?.token || "",
+    wsUrl: config?.wsUrl || "",
+  };
+}
+
+/** A cookie's value from a `document.cookie` string. */
+export function getCookie(name, cookieString = globalThis.document?.cookie ?? "") {
+  for (const part of cookieString.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+/** An HTTP error from the API, carrying the server's `{"message"}`. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** One SSE message → `{id, type, data}`; null for frames that are not task events. */
+export function parseEvent(type, message) {
+  if (!message || typeof message.data !== "string" || message.data === "") return null;
+  let data;
+  try {
+    data = JSON.parse(message.data);
+  } catch {
+    return null;
+  }
+  const id = Number.parseInt(message.lastEventId, 10);
+  return { id: Number.isFinite(id) ? id : 0, type, data };
+}
+
+/**
+ * Fold one task event into the pad's state; returns the fields to change.
+ * `state` needs `code` (for deltas) and `task_type`.
+ */
+export function reduceEvent(state, event) {
+  const d = event.data || {};
+  const patch = { last_event_id: Math.max(state.last_event_id || 0, event.id || 0) };
+  const codeTask = state.task_type === "3d" || state.task_type === "edit";
+  switch (event.type) {
+    case "start":
+      Object.assign(patch, { status: "running", message: `started on ${d.provider ?? "?"}` });
+      break;
+    case "progress":
+      Object.assign(patch, {
+        status: "running",
+        progress: Number(d.progress) || 0,
+        message: d.message || d.stage || "",
+      });
+      break;
+    case "delta":
+      if (codeTask) patch.code = (state.code || "") + (d.text || "");
+      patch.status = "running";
+      break;
+    case "complete":
+      Object.assign(patch, { status: "completed", progress: 1, message: "done", error: "" });
+      if (codeTask) {
+        patch.code = typeof d.code === "string" ? d.code : (d.content ?? state.code);
+        patch.result_kind = "code";
+      }
+      if (state.task_type === "improve" && d.sketch) patch.sketch = d.sketch;
+      break;
+    case "error":
+      Object.assign(patch, {
+        status: "failed",
+        error: d.error || "the task failed",
+        message: d.error_type || "error",
+      });
+      break;
+    case "cancelled":
+      Object.assign(patch, { status: "cancelled", message: "cancelled" });
+      break;
+    default:
+      break;
+  }
+  return patch;
+}
+
+/** Model-task WebSocket message (DESIGN §6) → a task event for `reduceEvent`, plus the GLB URL. */
+export function modelMessageToEvent(msg, fallbackId) {
+  const id = Number.isInteger(msg.event_id) ? msg.event_id : fallbackId;
+  switch (msg.status) {
+    case "pending":
+      return { id: 0, type: "progress", data: { progress: 0, message: msg.message || "waiting" } };
+    case "processing":
+      return {
+        id,
+        type: "progress",
+        data: { progress: msg.progress ?? 0, message: msg.message || "", stage: msg.stage },
+      };
+    case "completed":
+      return { id, type: "complete", data: {}, glbUrl: typeof msg.data === "string" ? msg.data : "" };
+    case "failed":
+      return { id, type: "error", data: { error: msg.message, error_type: msg.error_type } };
+    case "cancelled":
+      return { id, type: "cancelled", data: {} };
+    default:
+      return null;
+  }
+}
+
+/** Exponential back-off with a ceiling, in ms. */
+export function backoff(attempt, base = 500, ceiling = 15000) {
+  return Math.min(ceiling, base * 2 ** Math.max(0, attempt));
+}
+
+/**
+ * The server extension's routes. `env` supplies `fetch`, `EventSource`, `WebSocket`,
+ * `location` ({origin, protocol, host}), `cookie()` and `setTimeout` (all default to globals).
+ */
+export class Server {
+  constructor({ baseUrl, token = "", wsUrl = "" }, env = {}) {
+    this.baseUrl = baseUrl;
+    this.token = token;
+    this.env = {
+      fetch: env.fetch ?? globalThis.fetch?.bind(globalThis),
+      EventSource: env.EventSource ?? globalThis.EventSource,
+      WebSocket: env.WebSocket ?? globalThis.WebSocket,
+      location: env.location ?? globalThis.location,
+      cookie: env.cookie ?? (() => globalThis.document?.cookie ?? ""),
+      setTimeout: env.setTimeout ?? globalThis.setTimeout.bind(globalThis),
+      clearTimeout: env.clearTimeout ?? globalThis.clearTimeout.bind(globalThis),
+    };
+    const loc = this.env.location;
+    this.origin = loc?.origin ?? "";
+    const wsBase = wsUrl || (loc ? `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}` : "");
+    this.wsOrigin = wsBase.replace(/\/$/, "");
+  }
+
+  /** Absolute URL of an API route, with `query` ({k: v}) and the token when there is one. */
+  url(path, query = {}, { ws = false, token = false } = {}) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) params.set(k, String(v));
+    if (token && this.token) params.set("token", this.token);
+    const q = params.toString();
+    const base = (ws ? this.wsOrigin : this.origin) + this.baseUrl + API_PREFIX + path;
+    return q ? `${base}?${q}` : base;
+  }
+
+  headers(write) {
+    const h = { Accept: "application/json" };
+    if (this.token) h.Authorization = `token ${this.token}`;
+    if (write) {
+      h["Content-Type"] = "application/json";
+      const xsrf = getCookie("_xsrf", this.env.cookie());
+      if (xsrf) h["X-XSRFToken"] = xsrf;
+    }
+    return h;
+  }
+
+  /** A JSON request; throws ApiError with the server's message on HTTP errors. */
+  async request(method, path, body) {
+    const write = method !== "GET";
+    const res = await this.env.fetch(this.url(path), {
+      method,
+      headers: this.headers(write),
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let data = {};
+    try {
+      data = text ? JSON.parse(text) : {};
+    } catch {
+      data = { message: text.slice(0, 200) };
+    }
+    if (!res.ok) {
+      const message =
+        res.status === 404 && path === "providers"
+          ? MISSING_EXTENSION
+          : data.message || `${method} ${path}: HTTP ${res.status}`;
+      throw new ApiError(res.status, message);
+    }
+    return data;
+  }
+
+  /** `{mode: "server", providers}` when the routes answer, `{mode: "missing"}` on 404. */
+  async probe() {
+    try {
+      const data = await this.request("GET", "providers");
+      return { mode: "server", providers: data.providers ?? [] };
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return { mode: "missing", message: err.message };
+      return { mode: "unreachable", message: String(err.message || err) };
+    }
+  }
+
+  /** POST queue/{type} → task id. */
+  async queue(type, body) {
+    return (await this.request("POST", `queue/${type}`, body)).task_id;
+  }
+
+  /** POST trellis/task → task id. */
+  async queueModel({ image_base64, sketch, provider, task_id }) {
+    const body = {
+      model: "Qubico/trellis",
+      task_type: "image-to-3d",
+      input: { image: image_base64 ?? "" },
+      sketch,
+      provider: provider || undefined,
+      task_id,
+    };
+    if (!image_base64) delete body.input.image;
+    const data = await this.request("POST", "trellis/task", body);
+    return data.data?.task_id ?? data.task_id;
+  }
+
+  cancel(taskId) {
+    return this.request("DELETE", `task/${taskId}`);
+  }
+
+  task(taskId) {
+    return this.request("GET", `task/${taskId}`);
+  }
+
+  /** The GLB bytes at `url` (a URL the server gave). */
+  async fetchBytes(url) {
+    const res = await this.env.fetch(url, { headers: this.headers(false), credentials: "same-origin" });
+    if (!res.ok) throw new ApiError(res.status, `could not fetch the model: HTTP ${res.status}`);
+    return res.arrayBuffer();
+  }
+
+  /**
+   * Follow a code task over SSE from event id `after`. Calls `onEvent({id,type,data})`
+   * once per event in order (duplicates after a reconnect are dropped), `onState(s)` with
+   * "connected" | "reconnecting" | "offline". Returns `{close()}`.
+   */
+  subscribe(taskId, after, { onEvent, onState = () => {}, onGone = () => {} }) {
+    let last = after;
+    let source = null;
+    let closed = false;
+    let attempt = 0;
+    let timer = null;
+    const open = () => {
+      if (closed) return;
+      source = new this.env.EventSource(
+        this.url(`subscribe/${taskId}`, { last_event_id: last }, { token: true }),
+        { withCredentials: true },
+      );
+      source.onopen = () => {
+        attempt = 0;
+        onState("connected");
+      };
+      for (const type of SSE_TYPES) {
+        source.addEventListener(type, (message) => {
+          const event = parseEvent(type, message);
+          if (!event) return; // the EventSource's own "error" (a connection problem)
+          if (event.id && event.id <= last) return; // replayed after a reconnect
+          last = event.id || last;
+          onEvent(event);
+          if (TERMINAL.has(type)) close();
+        });
+      }
+      source.addEventListener("error", (message) => {
+        if (closed || parseEvent("error", message)) return;
+        if (source.readyState === 0) {
+          onState("reconnecting"); // the browser retries by itself, sending Last-Event-ID
+          return;
+        }
+        // Closed for good (an HTTP error): find out why, then retry with back-off.
+        source.close();
+        onState(attempt > 2 ? "offline" : "reconnecting");
+        this.task(taskId).then(
+          () => schedule(),
+          (err) => {
+            if (err instanceof ApiError && err.status === 404) {
+              close();
+              onGone(`task ${taskId} is no longer known to the server`);
+            } else schedule();
+          },
+        );
+      });
+    };
+    const schedule = () => {
+      if (closed) return;
+      timer = this.env.setTimeout(open, backoff(attempt++));
+    };
+    const close = () => {
+      closed = true;
+      if (timer) this.env.clearTimeout(timer);
+      source?.close();
+    };
+    open();
+    return { close, get last() { return last; } };
+  }
+
+  /**
+   * Follow a model task over its WebSocket (DESIGN §6) from event id `after`, resuming
+   * with `?after=` when the socket drops. `onEvent` gets task events (see
+   * `modelMessageToEvent`); the complete event carries `glbUrl`. Returns `{close(), cancel()}`.
+   */
+  followModel(taskId, after, { onEvent, onState = () => {} }) {
+    let last = after;
+    let socket = null;
+    let closed = false;
+    let attempt = 0;
+    let timer = null;
+    const open = () => {
+      if (closed) return;
+      socket = new this.env.WebSocket(
+        this.url(`trellis/task/ws/${taskId}`, { after: last }, { ws: true, token: true }),
+      );
+      socket.onopen = () => {
+        attempt = 0;
+        onState("connected");
+      };
+      socket.onmessage = (message) => {
+        let msg;
+        try {
+          msg = JSON.parse(message.data);
+        } catch {
+          return;
+        }
+        const event = modelMessageToEvent(msg, last + 1);
+        if (!event) return;
+        if (event.id && event.id <= last) return;
+        last = event.id || last;
+        onEvent(event);
+        if (TERMINAL.has(event.type)) close();
+      };
+      socket.onclose = () => {
+        if (closed) return;
+        onState(attempt > 2 ? "offline" : "reconnecting");
+        timer = this.env.setTimeout(open, backoff(attempt++));
+      };
+    };
+    const close = () => {
+      closed = true;
+      if (timer) this.env.clearTimeout(timer);
+      try {
+        if (socket && socket.readyState === 1) socket.send("close");
+        socket?.close();
+      } catch {
+        /* already gone */
+      }
+    };
+    open();
+    return { close, get last() { return last; } };
+  }
+}
