@@ -9,7 +9,8 @@ The image is thresholded against its background colour and split into colour lay
 * ink left over (a piece without a hole, or a long open part hanging off a closed one) is
   **thinned** (Zhang–Suen) and its skeleton's longest path followed as an open stroke.
 
-Specks smaller than :data:`MIN_FEATURE_PX` (stray pixels, glyphs of small text) are ignored.
+Specks smaller than :data:`MIN_FEATURE_PX` (stray pixels) and rows of short pieces (a line
+of text: the pad renders ``texts`` as small glyphs) are ignored; text is not read back.
 The result is a DESIGN §3 sketch dict with the pen colour and an estimated width per stroke.
 """
 
@@ -117,11 +118,40 @@ def _color_layers(rgb: np.ndarray, ink: np.ndarray) -> list[tuple[str, np.ndarra
 # tracing one colour layer
 
 
+def _text_like(boxes: list[tuple[slice, slice]]) -> set[int]:
+    """Indices of boxes that look like glyphs of a line of text: short pieces with at
+    least two other short pieces beside them on the same line."""
+    short = [
+        k
+        for k, b in enumerate(boxes)
+        if b is not None
+        and b[0].stop - b[0].start < MIN_FEATURE_PX
+        and b[1].stop - b[1].start < 6 * MIN_FEATURE_PX
+    ]
+    text = set()
+    for k in short:
+        (ky, kx) = boxes[k]
+        row = [
+            j
+            for j in short
+            if j != k
+            and boxes[j][0].start < ky.stop
+            and ky.start < boxes[j][0].stop
+            and min(abs(boxes[j][1].start - kx.stop), abs(kx.start - boxes[j][1].stop))
+            < MIN_FEATURE_PX
+        ]
+        if len(row) >= 2:
+            text.add(k)
+    return text
+
+
 def _trace_layer(layer: np.ndarray, color: str) -> list[dict[str, Any]]:
     labels, count = ndimage.label(layer, structure=_EIGHT)
     out: list[dict[str, Any]] = []
-    for index, box in enumerate(ndimage.find_objects(labels), start=1):
-        if box is None:
+    boxes = ndimage.find_objects(labels)
+    text = _text_like(boxes)
+    for index, box in enumerate(boxes, start=1):
+        if box is None or index - 1 in text:
             continue
         h, w = box[0].stop - box[0].start, box[1].stop - box[1].start
         if max(h, w) < MIN_FEATURE_PX:
