@@ -1,0 +1,257 @@
+"""SketchPad's Python side: traits, validation, history, the Python API and the comm
+fallback (the kernel runs the engine and streams into the traits)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import traitlets
+
+from tests.providers_for_tests import release
+from vibedraw_widget.engine.background import BackgroundEngine
+from vibedraw_widget.settings import Settings
+from vibedraw_widget.sketch import render_png
+from vibedraw_widget.widget import GenerationCancelled, GenerationError, SketchPad
+
+DATA = Path(__file__).parent / "data"
+STROKE = {"points": [[10, 10, 0.5], [60, 40, 0.6], [120, 80, 0.4]], "color": "#e03131", "width": 4}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """One in-process engine for the module (thread CPU pool: no spawn cost)."""
+    return BackgroundEngine(Settings(cpu_pool="thread", cpu_workers=1))
+
+
+@pytest.fixture
+def pad(engine):
+    return SketchPad(engine=engine)
+
+
+class Frontend:
+    """Records what the widget sends to the front end (messages and their buffers)."""
+
+    def __init__(self, pad: SketchPad) -> None:
+        self.messages: list[tuple[dict, list[bytes]]] = []
+        self.received = threading.Condition()
+        original = pad.send
+
+        def send(content, buffers=None):
+            with self.received:
+                self.messages.append((content, [bytes(b) for b in buffers or []]))
+                self.received.notify_all()
+            original(content, buffers)
+
+        pad.send = send  # type: ignore[method-assign]
+
+
+def wait_for(pad: SketchPad, predicate, names: list[str], timeout: float = 30) -> None:
+    """Block until ``predicate()`` holds, re-checked whenever one of the traits changes."""
+    done = threading.Event()
+
+    def check(_=None) -> None:
+        if predicate():
+            done.set()
+
+    pad.observe(check, names)
+    try:
+        check()
+        assert done.wait(timeout), f"timed out waiting; status={pad.status!r} code={pad.code!r}"
+    finally:
+        pad.unobserve(check, names)
+
+
+def from_frontend(pad: SketchPad, content: dict, buffers: list[bytes] | None = None) -> None:
+    """Deliver a custom message as the comm would."""
+    pad._handle_message(pad, content, buffers or [])
+
+
+def test_default_sketch_is_an_empty_valid_sketch(pad):
+    assert pad.sketch == {
+        "version": 1,
+        "width": 640,
+        "height": 480,
+        "background": "#ffffff",
+        "strokes": [],
+        "texts": [],
+    }
+    assert pad.status == "idle" and pad.code == "" and pad.glb is None
+
+
+def test_invalid_sketch_is_a_trait_error_naming_the_field(pad):
+    bad = {"strokes": [{"points": [[0, 0], [float("nan"), 1]]}]}
+    with pytest.raises(traitlets.TraitError, match=r"strokes\[0\]\.points"):
+        pad.sketch = bad
+    assert pad.sketch["strokes"] == []
+
+
+def test_sketch_from_the_front_end_is_validated_and_filled_in(pad):
+    pad.set_state({"sketch": {"strokes": [{"points": [[1, 2], [3, 4]]}]}})
+    stroke = pad.sketch["strokes"][0]
+    assert stroke["points"] == [[1.0, 2.0, 0.5], [3.0, 4.0, 0.5]]
+    assert stroke["color"] and stroke["width"] > 0
+
+
+def test_undo_and_redo_walk_the_history(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    pad.sketch = {**pad.sketch, "strokes": [STROKE, STROKE]}
+    assert pad.can_undo and not pad.can_redo
+    assert pad.undo() and len(pad.sketch["strokes"]) == 1
+    assert pad.can_redo
+    from_frontend(pad, {"type": "undo"})  # Ctrl+Z in the pad
+    assert pad.sketch["strokes"] == [] and not pad.can_undo
+    assert pad.undo() is False
+    from_frontend(pad, {"type": "redo"})
+    assert len(pad.sketch["strokes"]) == 1
+    pad.sketch = {**pad.sketch, "strokes": []}  # a new change drops the redo branch
+    assert not pad.can_redo
+
+
+def test_clear_keeps_size_and_is_undoable(engine):
+    pad = SketchPad({"width": 320, "height": 200, "strokes": [STROKE]}, engine=engine)
+    pad.clear()
+    assert pad.sketch["strokes"] == [] and pad.sketch["width"] == 320
+    pad.undo()
+    assert len(pad.sketch["strokes"]) == 1
+
+
+def test_load_accepts_dicts_json_files_and_text(pad):
+    path = DATA / "rectangle_01.json"
+    pad.load(path)
+    assert pad.sketch == json.loads(json.dumps(pad.sketch))
+    assert len(pad.sketch["strokes"]) >= 1
+    pad.load(path.read_text())
+    pad.load({"strokes": [STROKE]})
+    assert pad.sketch["strokes"][0]["color"] == "#e03131"
+
+
+def test_load_from_the_front_end_reports_errors_in_the_pad(pad):
+    from_frontend(pad, {"type": "load_sketch", "sketch": {"strokes": "nope"}})
+    assert "strokes" in pad.error
+    from_frontend(pad, {"type": "load_image"}, [b"not a png"])
+    assert "PNG" in pad.error
+
+
+def test_to_png_and_to_pil_render_the_sketch(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    png = pad.to_png()
+    assert png.startswith(b"\x89PNG") and png == render_png(pad.sketch)
+    image = pad.to_pil()
+    assert image.size == (640, 480)
+    assert image.getpixel((60, 40)) != (255, 255, 255)
+
+
+def test_generate_code_streams_into_the_traits_and_is_awaitable_and_blocking(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    seen: list[str] = []
+    pad.observe(lambda change: seen.append(change["new"]), "code")
+    result = pad.generate("code", prompt="n=4", provider="scripted").result(timeout=30)
+    expected = "".join(f"// part {i}\n" for i in range(4))
+    assert result["code"] == expected
+    assert pad.code == expected and pad.status == "completed" and pad.progress == 1.0
+    assert pad.result_kind == "code" and pad.result_version == 1
+    assert pad.task_transport == "kernel" and pad.task_id == result["task_id"]
+    assert pad.last_event_id == 6  # start, 4 deltas, complete
+    # The code grew chunk by chunk (each prefix seen), not in one piece.
+    assert [s for s in seen if s] == [
+        "".join(f"// part {i}\n" for i in range(n)) for n in (1, 2, 3, 4)
+    ]
+
+
+async def test_generate_is_awaitable(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    result = await pad.generate("code", prompt="n=2", provider="scripted")
+    assert result["content"] == pad.code == "// part 0\n// part 1\n"
+
+
+def test_generate_model_keeps_the_glb_and_sends_it_as_a_binary_buffer(pad):
+    frontend = Frontend(pad)
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    pad.model_provider = "scripted"
+    pad.generate("model").result(timeout=60)
+    assert pad.glb is not None and pad.glb[:4] == b"glTF"
+    assert pad.result_kind == "model" and pad.status == "completed"
+    sent = [(m, b) for m, b in frontend.messages if m.get("type") == "glb"]
+    assert sent and sent[0][1] == [pad.glb] and sent[0][0]["task_id"] == pad.task_id
+    # A reloaded page asks for the mesh again.
+    from_frontend(pad, {"type": "need_glb"})
+    assert len([m for m, _ in frontend.messages if m.get("type") == "glb"]) == 2
+
+
+def test_generate_errors_set_pad_error_and_raise(pad):
+    task = pad.generate("code", provider="failing")
+    with pytest.raises(GenerationError, match="the provider broke"):
+        task.result(timeout=30)
+    assert pad.status == "failed" and "the provider broke" in pad.error
+
+
+def test_unknown_provider_fails_at_once_with_its_message(pad):
+    with pytest.raises(Exception, match="unknown code provider"):
+        pad.generate("code", provider="nope")
+    assert pad.status == "failed" and "nope" in pad.error
+
+
+def test_cancel_ends_a_running_kernel_task(pad):
+    task = pad.generate("code", provider="hanging")
+    wait_for(pad, lambda: pad.status == "running" and pad.code, ["status", "code"])
+    pad.cancel()
+    with pytest.raises(GenerationCancelled):
+        task.result(timeout=30)
+    assert pad.status == "cancelled"
+
+
+def test_comm_fallback_runs_a_task_the_front_end_asks_for(pad, engine):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    pad.provider = "scripted"
+    from_frontend(pad, {"type": "generate", "kind": "3d", "prompt": "wait n=3"})
+    assert pad.task_transport == "kernel" and pad.status in ("pending", "running")
+    task_id = pad.task_id
+    wait_for(pad, lambda: pad.code == "// part 0\n", ["code"])  # streamed up to the gate
+    assert pad.status == "running"
+    engine.loop.call_soon_threadsafe(release, task_id)
+    pad.wait(timeout=30)
+    assert pad.code == "// part 0\n// part 1\n// part 2\n" and pad.status == "completed"
+
+
+def test_edit_sends_the_current_code_and_the_error(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    pad.generate("code", prompt="n=1", provider="scripted").result(timeout=30)
+    with pytest.raises(RuntimeError, match="still"):
+        pad.status = "running"
+        pad.generate("edit")
+    pad.status = "completed"
+    pad.generate("edit", prompt="n=2", provider="scripted", error="TypeError: x").result(timeout=30)
+    assert pad.task_type == "edit" and pad.code == "// part 0\n// part 1\n"
+
+
+def test_improve_replaces_the_sketch_undoably(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    pad.generate("improve", provider="scripted").result(timeout=30)
+    assert pad.status == "completed" and pad.sketch["strokes"]
+    assert pad.code == ""  # improve does not touch the code
+
+
+def test_glb_from_the_front_end_lands_in_pad_glb(pad):
+    pad.task_id = "abc"
+    from_frontend(pad, {"type": "glb", "task_id": "abc"}, [b"glTF...."])
+    assert pad.glb == b"glTF...."
+    from_frontend(pad, {"type": "glb", "task_id": "other"}, [b"glTFxxxx"])
+    assert pad.glb == b"glTF...."  # a stale task's mesh is ignored
+
+
+def test_missing_bundle_error_says_how_to_build(monkeypatch, tmp_path):
+    import vibedraw_widget.widget as widget
+
+    monkeypatch.setattr(widget, "STATIC", tmp_path)
+    with pytest.raises(FileNotFoundError, match="npm --prefix js"):
+        SketchPad()
+
+
+def test_png_starting_point_is_traced(engine):
+    png = render_png({"strokes": [STROKE], "width": 200, "height": 120})
+    pad = SketchPad(io.BytesIO(png).getvalue(), engine=engine)
+    assert pad.sketch["width"] == 200 and pad.sketch["strokes"]
