@@ -396,7 +396,7 @@ def _name_parts(parts: list[dict[str, Any]]) -> None:
 
 def _identifier(text: str) -> str:
     words = re.findall(r"[A-Za-z0-9]+", text) or ["part"]
-    name = words[0].lower() + "".join(w.capitalize() for w in words[1:])
+    name = words[0][0].lower() + words[0][1:] + "".join(w[0].upper() + w[1:] for w in words[1:])
     if name[0].isdigit():
         name = "part" + name
     if name in {"root", "ctx", "THREE", "new", "delete", "function", "class", "return"}:
@@ -740,14 +740,21 @@ def apply_edit(scene: dict[str, Any], instruction: str) -> tuple[dict[str, Any],
     if not clauses:
         raise EditNotUnderstood(f"the edit prompt is empty; I understand {EDIT_HELP}")
     done: list[str] = []
+    verb = ""
     for clause in clauses:
         result = _apply_clause(scene, clause)
+        if not result and verb:  # "add eyes and a nose": the verb carries over
+            result = _apply_clause(scene, f"{verb} {clause}")
+        first = _words(clause)[0]
+        if first in _VERBS:
+            verb = first
         if not result:
             raise EditNotUnderstood(f"I did not understand {clause!r}; I understand {EDIT_HELP}")
         done += result
     return tidy(scene), done
 
 
+_VERBS = {"add", "put", "give", "remove", "delete", "rotate", "turn", "move", "paint", "make"}
 _FILLER = {"please", "it", "the", "a", "an", "make", "now", "can", "you", "thanks", "thank"}
 
 
