@@ -7,13 +7,12 @@ import asyncio
 import base64
 import json
 import logging
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes import FakeTaskContext
+from tests.fakes import FakeTaskContext, refused_url
 from tests.fakes.anthropic_api import ErrorReply, FakeAnthropic, StreamReply
 from vibedraw_widget.codeblocks import extract_code, find_blocks
 from vibedraw_widget.providers.anthropic import (
@@ -363,13 +362,11 @@ async def test_a_connection_dropped_mid_answer_is_a_stream_error() -> None:
 
 
 async def test_an_unreachable_api_is_a_connection_error_after_retries() -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    p = provider(None, anthropic_base_url=f"http://127.0.0.1:{port}", anthropic_max_retries=1)
-    error, _ = await failure(p, Request("3d", sketch=sketch()))
+    with refused_url() as url:
+        p = provider(None, anthropic_base_url=url, anthropic_max_retries=1)
+        error, _ = await failure(p, Request("3d", sketch=sketch()))
     assert error.error_type == "api_connection_error"
-    assert f"127.0.0.1:{port}" in str(error) and "after 1 retry" in str(error)
+    assert url in str(error) and "after 1 retry" in str(error)
 
 
 @pytest.mark.parametrize(

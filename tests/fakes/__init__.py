@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -76,6 +77,7 @@ class Response:
 
     async def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Answer with a complete body (``Content-Length`` framing)."""
+        self._stop_watching()
         head = {"content-length": str(len(body)), **(headers or {})}
         self._writer.write(self._head(status, head) + body)
         await self._writer.drain()
@@ -107,9 +109,10 @@ class Response:
             raise ClientGone from exc
 
     async def wait(self, gate: asyncio.Event) -> None:
-        """Hold the answer until ``gate`` is set; raises :class:`ClientGone` if the
-        client hangs up first."""
-        assert self._eof is not None, "wait() is for streamed answers"
+        """Hold the answer (before it starts, or mid-stream) until ``gate`` is set;
+        raises :class:`ClientGone` if the client hangs up first."""
+        if self._eof is None:
+            self._eof = asyncio.ensure_future(self._reader.read(1))
         waiter = asyncio.ensure_future(gate.wait())
         try:
             await asyncio.wait({waiter, self._eof}, return_when=asyncio.FIRST_COMPLETED)
@@ -143,6 +146,7 @@ class Response:
     def _stop_watching(self) -> None:
         if self._eof is not None:
             self._eof.cancel()
+            self._eof = None
 
     @staticmethod
     def _head(status: int, headers: dict[str, str]) -> bytes:
@@ -313,6 +317,15 @@ class FakeHTTPServer:
                     return b"".join(chunks)
                 chunks.append(chunk[:-2])
         return await reader.readexactly(int(headers.get("content-length", "0")))
+
+
+@contextlib.contextmanager
+def refused_url() -> Iterator[str]:
+    """A loopback URL where connections are refused: the port stays bound (so no other
+    process can take it) but is never listened on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 class FakeTaskContext:
