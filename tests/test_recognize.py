@@ -152,3 +152,15 @@ def test_empty_sketch_and_dot():
     assert recognize(_sketch()) == []
     (dot,) = recognize(_sketch(_stroke([[10, 10], [10.5, 10.2]])))
     assert dot.kind == "ellipse"
+
+
+def test_pentagon_is_a_polygon_with_five_corners():
+    a = np.radians(np.arange(0, 361, 72) - 90)
+    corners = np.column_stack([300 + 80 * np.cos(a), 240 + 80 * np.sin(a)])
+    sides = [
+        p + (q - p) * np.linspace(0, 1, 15)[:, None]
+        for p, q in zip(corners[:-1], corners[1:], strict=True)
+    ]
+    pts = np.vstack(sides) + np.random.default_rng(0).normal(0, 0.8, (75, 2))
+    (shape,) = recognize(_sketch(_stroke(pts)))
+    assert shape.kind == "polygon" and len(shape.geometry["corners"]) == 5

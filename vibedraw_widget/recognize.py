@@ -581,15 +581,20 @@ def _triples(h: int) -> np.ndarray:
     return _TRIPLES[h]
 
 
-def _corners(loop: np.ndarray, window: int = 4, min_turn: float = 35.0) -> list[int]:
-    """Corner indices of a closed, evenly resampled outline: local maxima of the turning
-    angle over ``window`` points on each side (ShortStraw's idea, with angles)."""
-    n = len(loop)
+def _turning(loop: np.ndarray, window: int) -> np.ndarray:
+    """Turning angle (degrees) at each point of a closed outline, over ``window`` points."""
     before = loop - np.roll(loop, window, axis=0)
     after = np.roll(loop, -window, axis=0) - loop
     a1 = np.arctan2(before[:, 1], before[:, 0])
     a2 = np.arctan2(after[:, 1], after[:, 0])
-    turn = np.degrees(np.abs((a2 - a1 + math.pi) % (2 * math.pi) - math.pi))
+    return np.degrees(np.abs((a2 - a1 + math.pi) % (2 * math.pi) - math.pi))
+
+
+def _corners(loop: np.ndarray, window: int = 4, min_turn: float = 35.0) -> list[int]:
+    """Corner indices of a closed, evenly resampled outline: local maxima of the turning
+    angle over ``window`` points on each side (ShortStraw's idea, with angles)."""
+    n = len(loop)
+    turn = _turning(loop, window)
     corners = []
     order = np.argsort(-turn)
     taken = np.zeros(n, bool)
@@ -607,6 +612,11 @@ def _corners(loop: np.ndarray, window: int = 4, min_turn: float = 35.0) -> list[
 def _fit_polygon(loop: np.ndarray) -> _Fit | None:
     idx = _corners(loop)
     if len(idx) < 4:  # three corners are a triangle, which has its own fit
+        return None
+    # A corner is sharp: over half the window it keeps most of its turn. A smooth bend
+    # (a blob's bulge) turns in proportion to the window and is no corner.
+    wide, narrow = _turning(loop, 4)[idx], _turning(loop, 2)[idx]
+    if np.any(narrow < 0.6 * wide):
         return None
     poly = loop[idx]
     area = _polygon_area(poly)
