@@ -527,3 +527,54 @@ def test_cancelling_stops_before_the_next_stage():
         make(Request("model", sketch=load("scene_tree_00")), ctx)
     assert ctx.calls == ["find_outlines", "triangulate_outline"]
     assert {s for s, _, _ in ctx.events} <= {"tracing", "triangulating"}
+
+
+# ------------------------------------------------------------ through the engine
+
+
+def run_in_engine(spec_kwargs: dict[str, Any], cancel_on_stage: str | None = None):
+    """Submit a local model task to a real engine with a *process* pool (spawned workers,
+    so every stage and its data must pickle); returns (events, glb bytes or None)."""
+    from vibedraw_widget.engine.runner import Engine
+    from vibedraw_widget.engine.tasks import TaskSpec
+    from vibedraw_widget.settings import Settings
+
+    async def go():
+        engine = Engine(Settings(cpu_pool="process", cpu_workers=1))
+        try:
+            record = await engine.submit(TaskSpec("model", provider="local", **spec_kwargs))
+            events = []
+            async for event in engine.follow(record.task_id):
+                events.append(event)
+                if cancel_on_stage and event.data.get("stage") == cancel_on_stage:
+                    asyncio.get_running_loop().create_task(engine.cancel(record.task_id))
+            return events, await engine.glb(record.task_id)
+        finally:
+            await engine.close()
+
+    return asyncio.run(go())
+
+
+def test_engine_runs_the_stages_in_worker_processes_and_stores_the_glb():
+    events, glb = run_in_engine({"sketch": load("scene_tree_01")})
+    assert events[-1].type == "complete", events[-1].data
+    stages = [e.data["stage"] for e in events if e.type == "progress"]
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
+        "tracing",
+        "triangulating",
+        "inflating",
+        "exporting",
+    ]
+    assert events[-1].data["glb_size"] == len(glb)
+    assert [p["name"] for p in events[-1].data["parts"]] == ["outline_0", "outline_1"]
+    assert len(trimesh.load(io.BytesIO(glb), file_type="glb").geometry) == 2
+
+
+def test_engine_cancel_stops_the_local_model_between_stages():
+    circles = [circle_stroke(60 + 100 * k, 240, 40) for k in range(6)]
+    events, glb = run_in_engine(
+        {"sketch": sketch_of(*circles), "options": {"detail": 4.0}}, cancel_on_stage="triangulating"
+    )
+    assert events[-1].type == "cancelled"
+    assert "exporting" not in {e.data.get("stage") for e in events}
+    assert glb is None
