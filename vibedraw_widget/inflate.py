@@ -380,39 +380,25 @@ def triangulate_outline(
     joining two outline vertices are then split at their midpoints.
     """
     polys = [polygon] if isinstance(polygon, Polygon) else list(polygon.geoms)
-    verts, faces, nb_total = [], [], 0
     target = _target_faces(detail)
     area_total = sum(p.area for p in polys)
-    for poly in polys:
-        share = max(int(target * poly.area / area_total), 800)
-        v, f = _triangulate_polygon(poly, share)
-        verts.append(v)
-        faces.append(f)
-    # Boundary vertices of every component first, in order, so n_boundary is one number.
-    out_v, out_f, offset_b, offset_i = [], [], 0, 0
-    nbs = [int(np.sum(vv[:, 2] > 0.5)) for vv in verts]
-    nb_total = sum(nbs)
-    interior_offset = nb_total
-    for vv, ff, nb in zip(verts, faces, nbs, strict=True):
-        ni = len(vv) - nb
-        remap = np.concatenate(
-            (
-                np.arange(offset_b, offset_b + nb),
-                np.arange(interior_offset + offset_i, interior_offset + offset_i + ni),
-            )
-        )
-        out_f.append(remap[ff])
-        offset_b += nb
-        offset_i += ni
-    bverts = np.concatenate([vv[vv[:, 2] > 0.5, :2] for vv in verts])
-    iverts = np.concatenate([vv[vv[:, 2] <= 0.5, :2] for vv in verts])
-    out_v = np.concatenate((bverts, iverts))
-    return Triangulation(out_v, np.concatenate(out_f).astype(np.int64), nb_total)
+    pieces = [_triangulate_polygon(p, max(int(target * p.area / area_total), 800)) for p in polys]
+    # Outline vertices of every component first, so n_boundary stays one number.
+    n_boundary = sum(nb for _, _, nb in pieces)
+    bverts, iverts, faces = [], [], []
+    b_off, i_off = 0, n_boundary
+    for pts, f, nb in pieces:
+        remap = np.concatenate((b_off + np.arange(nb), i_off + np.arange(len(pts) - nb)))
+        faces.append(remap[f])
+        bverts.append(pts[:nb])
+        iverts.append(pts[nb:])
+        b_off, i_off = b_off + nb, i_off + len(pts) - nb
+    vertices = np.concatenate(bverts + iverts)
+    return Triangulation(vertices, np.concatenate(faces).astype(np.int64), n_boundary)
 
 
-def _triangulate_polygon(poly: Polygon, target_faces: int) -> tuple[np.ndarray, np.ndarray]:
-    """One polygon → (vertices with a third column 1 for outline vertices, faces), the
-    outline vertices first."""
+def _triangulate_polygon(poly: Polygon, target_faces: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """One polygon → (vertices, faces, number of outline vertices, which come first)."""
     poly = shapely.geometry.polygon.orient(poly, 1.0)
     # Inflated faces ≈ 4 × vertices; hexagonal cells have area (√3/2)·h².
     n_vertices = target_faces / 4
@@ -503,9 +489,7 @@ def _triangulate_polygon(poly: Polygon, target_faces: int) -> tuple[np.ndarray, 
     remap = np.cumsum(used) - 1
     pts, faces = pts[used], remap[faces]
     pts, faces = _split_chords(pts, faces, n_b)
-    flag = np.zeros((len(pts), 1))
-    flag[:n_b] = 1.0
-    return np.hstack((pts, flag)), faces
+    return pts, faces, n_b
 
 
 def _split_chords(pts: np.ndarray, faces: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray]:
