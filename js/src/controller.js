@@ -197,7 +197,7 @@ export class Controller {
       try {
         const buffer = await this.server.fetchBytes(event.glbUrl);
         this.glb = { taskId, buffer };
-        m.send({ type: "glb", task_id: taskId }, [buffer.slice(0)]);
+        m.send({ type: "glb", task_id: taskId }, undefined, [buffer.slice(0)]);
         Object.assign(patch, { glb_url: event.glbUrl, result_kind: "model" });
         this.emit("glb");
       } catch (err) {

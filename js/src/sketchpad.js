@@ -127,7 +127,7 @@ function render({ model, el: host }) {
       } else {
         const s = normalizeSketch(model.get("sketch"));
         const png = await imageFileToPng(file, s.width, s.height, s.background);
-        model.send({ type: "load_image", name: file.name }, [png]);
+        model.send({ type: "load_image", name: file.name }, undefined, [png]);
       }
     } catch (err) {
       model.set("error", `could not load ${file.name}: ${err.message || err}`);

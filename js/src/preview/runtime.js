@@ -182,15 +182,16 @@ function dispose() {
 }
 
 // The render loop; onFrame callbacks run under the guard, a failing one is dropped.
-const clock = new THREE.Clock();
-renderer.setAnimationLoop(() => {
+const timer = new THREE.Timer();
+renderer.setAnimationLoop((time) => {
   if (disposed) return;
-  const dt = clock.getDelta();
+  timer.update(time);
+  const dt = timer.getDelta();
   if (frameFns.length) {
     guard.arm(FRAME_BUDGET_MS);
     for (const fn of frameFns.slice()) {
       try {
-        fn(dt, clock.elapsedTime);
+        fn(dt, timer.getElapsed());
       } catch (err) {
         frameFns = frameFns.filter((f) => f !== fn);
         reportError(pendingFrame?.id ?? null, err, "frame");

@@ -1,0 +1,205 @@
+"""Helpers for the real-browser test and the widget benchmark: a JupyterLab server on a
+free port in a temp root, a kernel client over the REST/WebSocket API, headless Chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nbformat
+from websockets.sync.client import connect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab: its URL, token and root directory."""
+
+    url: str
+    token: str
+    root: Path
+    process: subprocess.Popen
+
+    def api(self, path: str) -> str:
+        return f"{self.url}{path}"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    def get_json(self, path: str) -> Any:
+        response = httpx.get(self.api(path), headers=self.headers(), timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def kernel_id(self, notebook: str) -> str:
+        """The id of the kernel the notebook's session runs."""
+        for session in self.get_json("api/sessions"):
+            if session["path"].endswith(notebook):
+                return session["kernel"]["id"]
+        raise LookupError(f"no session for {notebook}")
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    """A notebook with these code cells (Python 3 kernel)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path.write_text(nbformat.writes(nb))
+
+
+@contextlib.contextmanager
+def run_lab(root: Path, log_path: Path, timeout: float = 90) -> Iterator[Lab]:
+    """Start ``jupyter lab`` (root allowed, random token, the vibedraw extension on)."""
+    port = free_port()
+    token = secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.jpserver_extensions={'vibedraw_widget': True}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=root,
+    )
+    lab = Lab(f"http://127.0.0.1:{port}/", token, root, process)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:  # wait until the server answers (or died)
+            if process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited: see {log_path}")
+            try:
+                if httpx.get(lab.api("api/status"), headers=lab.headers(), timeout=2).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jupyter lab did not start within {timeout}s: see {log_path}")
+            time.sleep(0.2)  # polling the server's readiness, not synchronising with it
+        yield lab
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def execute(lab: Lab, kernel_id: str, code: str, timeout: float = 60) -> str:
+    """Run ``code`` in the kernel over its WebSocket; return the stdout it printed."""
+    url = lab.api(f"api/kernels/{kernel_id}/channels").replace("http", "ws", 1)
+    msg_id = uuid.uuid4().hex
+    request = {
+        "header": {
+            "msg_id": msg_id,
+            "username": "test",
+            "session": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {"code": code, "silent": False, "store_history": False, "allow_stdin": False},
+        "channel": "shell",
+        "buffers": [],
+    }
+    out: list[str] = []
+    with connect(url, additional_headers=lab.headers(), open_timeout=timeout) as ws:
+        ws.send(json.dumps(request))
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+            if isinstance(raw, bytes):
+                continue
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg["header"]["msg_type"]
+            if kind == "stream":
+                out.append(msg["content"]["text"])
+            elif kind == "error":
+                raise RuntimeError("\n".join(msg["content"]["traceback"]))
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                return "".join(out)
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's headless Chromium (never a downloaded one)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def open_notebook(page: Any, lab: Lab, name: str) -> None:
+    """Open the notebook in JupyterLab (the token in the URL sets the login cookie)."""
+    page.goto(f"{lab.url}lab/tree/{name}?token={lab.token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    # Cells run only once the page's kernel connection is up: wait for the status bar.
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Run a notebook cell from the UI: click into it, Shift+Enter."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def background_pixels_differ(png: bytes, tolerance: int = 24) -> int:
+    """How many pixels of a screenshot differ from its most common colour (the background)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = image.getcolors(image.width * image.height)
+    background = max(colours)[1]
+    return sum(
+        count
+        for count, colour in colours
+        if max(abs(a - b) for a, b in zip(colour, background, strict=True)) > tolerance
+    )

@@ -1,0 +1,180 @@
+"""The SketchPad end to end in a real browser: JupyterLab on a free port, Debian's headless
+Chromium through playwright. Draw with the mouse, Make 3D (code streams, the sandboxed
+preview draws), Make mesh (the GLB is shown), and check the kernel saw it all."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.browser_support import (
+    CHROMIUM,
+    background_pixels_differ,
+    execute,
+    launch_chromium,
+    open_notebook,
+    run_cell,
+    run_lab,
+    write_notebook,
+)
+
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+STATIC = Path(__file__).parent.parent / "vibedraw_widget" / "static" / "sketchpad.js"
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not STATIC.exists(), reason="needs the built bundle (npm run build)"),
+    pytest.mark.timeout(600),
+]
+playwright = pytest.importorskip("playwright.sync_api")
+
+NOTEBOOK = "pad.ipynb"
+STATE = (
+    "import json; print(json.dumps({'sketch': pad.sketch, 'code': pad.code, 'status': pad.status,"
+    " 'task_id': pad.task_id, 'task_type': pad.task_type, 'error': pad.error,"
+    " 'glb': (len(pad.glb), pad.glb[:4].decode('latin1')) if pad.glb else None}))"
+)
+# Strokes in page pixels relative to the canvas' top-left corner: a circle-ish loop, a line.
+CIRCLE = [
+    (150 + 60 * c, 120 + 60 * s)
+    for c, s in [
+        (1, 0),
+        (0.7, 0.7),
+        (0, 1),
+        (-0.7, 0.7),
+        (-1, 0),
+        (-0.7, -0.7),
+        (0, -1),
+        (0.7, -0.7),
+        (1, 0),
+    ]
+]
+LINE = [(60, 230), (120, 232), (180, 234), (240, 236)]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    write_notebook(
+        root / NOTEBOOK,
+        ["from vibedraw_widget.widget import SketchPad\npad = SketchPad()\npad"],
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    with run_lab(root, ARTIFACTS / "jupyterlab.log") as server:
+        yield server
+
+
+@pytest.fixture
+def page(lab, request):
+    with playwright.sync_playwright() as p:
+        browser = launch_chromium(p)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+        yield page
+        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else True:
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+            (ARTIFACTS / f"{request.node.name}.console.txt").write_text("\n".join(console))
+        browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def draw(page, canvas, stroke) -> None:
+    box = canvas.bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + stroke[0][0], y0 + stroke[0][1])
+    page.mouse.down()
+    for x, y in stroke[1:]:
+        page.mouse.move(x0 + x, y0 + y, steps=4)
+    page.mouse.up()
+
+
+def kernel_state(lab) -> dict:
+    return json.loads(execute(lab, lab.kernel_id(NOTEBOOK), STATE))
+
+
+def preview_pixels(page) -> int:
+    return background_pixels_differ(page.locator(".vd-preview").screenshot())
+
+
+def wait_for_frames(page, more_than: int) -> None:
+    page.wait_for_function(
+        f"() => Number(document.querySelector('.vd-preview').dataset.frames) > {more_than}",
+        timeout=60_000,
+    )
+
+
+def test_draw_make_3d_then_make_mesh(lab, page):
+    open_notebook(page, lab, NOTEBOOK)
+    run_cell(page, 0)
+    pad = page.locator(".vd-pad")
+    pad.wait_for(timeout=60_000)
+    # The server extension answered: tasks go over HTTP/SSE/WS, not the comm.
+    page.wait_for_selector(".vd-connection[data-state='connected']", timeout=30_000)
+    canvas = page.locator(".vd-canvas-live")
+    draw(page, canvas, CIRCLE)
+    draw(page, canvas, LINE)
+    page.wait_for_function(
+        "() => document.querySelector('.vd-pad [title^=\"Undo\"]').disabled === false"
+    )  # the kernel recorded the strokes (it owns the history)
+
+    # Make 3D: the code streams into the pane, the sandboxed preview draws it.
+    page.get_by_role("button", name="Make 3D").click()
+    page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
+    wait_for_frames(page, 0)
+    streamed = page.locator(".vd-code").text_content()
+    assert streamed.strip()
+    assert preview_pixels(page) > 500, "the preview drew nothing"
+    frame = page.locator(".vd-preview-frame")
+    assert frame.get_attribute("sandbox") == "allow-scripts"
+
+    state = kernel_state(lab)
+    assert state["status"] == "completed" and state["task_type"] == "3d"
+    assert state["code"] == streamed, "pad.code differs from the streamed code"
+    assert state["error"] == ""
+    strokes = state["sketch"]["strokes"]
+    assert len(strokes) == 2
+    box = canvas.bounding_box()
+    scale = state["sketch"]["width"] / box["width"]
+    first = strokes[0]["points"][0]
+    assert abs(first[0] - CIRCLE[0][0] * scale) < 3 and abs(first[1] - CIRCLE[0][1] * scale) < 3
+    assert len(strokes[1]["points"]) >= len(LINE)
+    # The server's log agrees: content is exactly the deltas joined.
+    task = httpx.get(
+        lab.api(f"vibedraw/api/task/{state['task_id']}"), headers=lab.headers(), timeout=30
+    ).json()
+    assert task["status"] == "completed"
+    assert (
+        task["result"]["result"]["content"] == streamed
+        or task["result"]["result"]["code"] == streamed
+    )
+
+    # Make mesh: progress over the WebSocket, the GLB shown with GLTFLoader, bytes in pad.glb.
+    frames = int(page.locator(".vd-preview").get_attribute("data-frames"))
+    page.get_by_role("button", name="Make mesh").click()
+    page.wait_for_function(
+        "() => document.querySelector('.vd-pad').dataset.status !== 'completed'", timeout=30_000
+    )
+    page.wait_for_selector(".vd-pad[data-status='completed']", timeout=180_000)
+    wait_for_frames(page, frames)
+    assert preview_pixels(page) > 500
+    state = kernel_state(lab)
+    assert state["task_type"] == "model" and state["status"] == "completed"
+    glb = httpx.get(
+        lab.api(f"vibedraw/api/models/{state['task_id']}.glb"), headers=lab.headers(), timeout=30
+    )
+    assert state["glb"] == [len(glb.content), "glTF"]
+    assert state["code"] == streamed  # a mesh task leaves the code alone
+    shutil.rmtree(ARTIFACTS / "unused", ignore_errors=True)
