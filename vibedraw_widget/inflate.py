@@ -576,10 +576,22 @@ def inflated_mesh(tri: Triangulation, height: np.ndarray) -> trimesh.Trimesh:
     return trimesh.Trimesh(verts, faces, process=False, validate=False)
 
 
-def _surface_interpolator(mesh: trimesh.Trimesh, n_front: int) -> LinearNDInterpolator:
-    """z of a part's front surface as a function of (x, y)."""
-    v = mesh.vertices[:n_front]
-    return LinearNDInterpolator(v[:, :2], v[:, 2], fill_value=0.0)
+class _Surfaces:
+    """z of each inflated part's front surface as a function of (x, y), built on demand
+    (only nested outlines and strokes drawn over an outline need one)."""
+
+    def __init__(self) -> None:
+        self.fronts: dict[int, np.ndarray] = {}
+        self._interp: dict[int, LinearNDInterpolator] = {}
+
+    def add(self, index: int, mesh: trimesh.Trimesh, n_front: int) -> None:
+        self.fronts[index] = mesh.vertices[:n_front]
+
+    def z(self, index: int, xy: np.ndarray) -> np.ndarray:
+        if index not in self._interp:
+            v = self.fronts[index]
+            self._interp[index] = LinearNDInterpolator(v[:, :2], v[:, 2], fill_value=0.0)
+        return self._interp[index](xy)
 
 
 def inflate_layout(
@@ -588,7 +600,7 @@ def inflate_layout(
     """Stage 3 (*inflating*): inflate each outline, place nested and layered ones, build
     tubes, and centre the whole model along z (x and y are centred by the frame)."""
     parts: list[Part] = []
-    surfaces: dict[int, LinearNDInterpolator] = {}
+    surfaces = _Surfaces()
     meshes: dict[int, trimesh.Trimesh] = {}
     order = _parents_first(layout.outlines)
     for i in order:
@@ -596,9 +608,9 @@ def inflate_layout(
         h = poisson_height(tri)
         mesh = inflated_mesh(tri, h)
         n_front = len(tri.vertices)
-        if outline.parent is not None and outline.parent in surfaces:
+        if outline.parent is not None and outline.parent in surfaces.fronts:
             # A lens on the container's surface: front and back both ride on it.
-            base = surfaces[outline.parent](mesh.vertices[:, :2])
+            base = surfaces.z(outline.parent, mesh.vertices[:, :2])
             v = mesh.vertices.copy()
             v[:, 2] = base + NESTED_RAISE * v[:, 2]
             mesh = trimesh.Trimesh(v, mesh.faces, process=False, validate=False)
@@ -611,7 +623,7 @@ def inflate_layout(
                 else 0.0
             )
             mesh.apply_translation((0.0, 0.0, LAYER_SHIFT * shift))
-        surfaces[i] = _surface_interpolator(mesh, n_front)
+        surfaces.add(i, mesh, n_front)
         meshes[i] = mesh
     for i, outline in enumerate(layout.outlines):
         parts.append(
@@ -630,7 +642,7 @@ def inflate_layout(
         for i in reversed(order):
             poly = layout.outlines[i].polygon
             if shapely.contains_xy(poly, tube.points[:, 0], tube.points[:, 1]).mean() > 0.5:
-                pts[:, 2] = surfaces[i](tube.points) + tube.radius * 0.5
+                pts[:, 2] = surfaces.z(i, tube.points) + tube.radius * 0.5
                 break
         mesh = tube_mesh(pts, tube.radius, detail)
         parts.append(Part(f"tube_{k}", mesh, tube.color, "tube", tube.strokes))
