@@ -80,11 +80,24 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def run_lab(root: Path, log_path: Path, timeout: float = 90) -> Iterator[Lab]:
-    """Start ``jupyter lab`` (root allowed, random token, the vibedraw extension on)."""
+def run_lab(
+    root: Path, log_path: Path, timeout: float = 90, config_dir: Path | None = None
+) -> Iterator[Lab]:
+    """Start ``jupyter lab`` (root allowed, random token, the vibedraw extension on);
+    ``config_dir`` adds a Jupyter config directory (see :func:`write_server_config`)."""
     port = free_port()
     token = secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
+    }
+    if config_dir is not None:
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+            filter(None, [str(config_dir), os.environ.get("JUPYTER_CONFIG_PATH")])
+        )
     log = log_path.open("w")
     process = subprocess.Popen(
         [
@@ -176,7 +189,7 @@ def launch_chromium(playwright: Any) -> Any:
 
 def open_notebook(page: Any, lab: Lab, name: str) -> None:
     """Open the notebook in JupyterLab (the token in the URL sets the login cookie)."""
-    page.goto(f"{lab.url}lab/tree/{name}?token={lab.token}")
+    page.goto(f"{lab.url}lab/tree/{name}?reset&token={lab.token}")  # reset: no tabs restored
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     # Cells run only once the page's kernel connection is up: wait for the status bar.
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
@@ -203,3 +216,54 @@ def background_pixels_differ(png: bytes, tolerance: int = 24) -> int:
         for count, colour in colours
         if max(abs(a - b) for a, b in zip(colour, background, strict=True)) > tolerance
     )
+
+
+SERVER_CONFIG = """
+# Test-only providers in the Jupyter server process (written by tests/browser_support.py).
+from vibedraw_widget.providers import registry
+registry.BUILTIN[("code", "slow")] = "tests.browser_support:SlowCode"
+registry.BUILTIN[("code", "broken")] = "tests.browser_support:BrokenCode"
+registry.provider_classes.cache_clear()
+"""
+
+
+def write_server_config(config_dir: Path) -> None:
+    """A ``jupyter_server_config.py`` that registers :class:`SlowCode` and :class:`BrokenCode`."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "jupyter_server_config.py").write_text(SERVER_CONFIG)
+
+
+def _slow_code_provider():
+    import asyncio
+
+    from vibedraw_widget.providers.base import CodeProvider
+
+    class SlowCode(CodeProvider):
+        """Streams 30 comment lines ~80 ms apart (long enough to reload the page mid-task),
+        then code that builds a red box."""
+
+        name = "slow"
+        description = "test: a slow stream"
+
+        async def stream_code(self, request, ctx):
+            for i in range(30):
+                yield f"// line {i}\n"
+                await asyncio.sleep(0.08)  # pacing the stream, not synchronising anything
+            yield (
+                "const mesh = new THREE.Mesh(new THREE.BoxGeometry(1, 1, 1),"
+                " new THREE.MeshStandardMaterial({ color: 'red' }));\nreturn mesh;\n"
+            )
+
+    class BrokenCode(CodeProvider):
+        """Code that fails when the preview runs it."""
+
+        name = "broken"
+        description = "test: code with a runtime error"
+
+        async def stream_code(self, request, ctx):
+            yield "return undefinedThing.position;\n"
+
+    return SlowCode, BrokenCode
+
+
+SlowCode, BrokenCode = _slow_code_provider()

@@ -20,6 +20,7 @@ from tests.browser_support import (
     run_cell,
     run_lab,
     write_notebook,
+    write_server_config,
 )
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
@@ -33,6 +34,14 @@ pytestmark = [
 playwright = pytest.importorskip("playwright.sync_api")
 
 NOTEBOOK = "pad.ipynb"
+RESUME = "resume.ipynb"
+KERNEL = "kernel.ipynb"
+KERNEL_CELL = """from vibedraw_widget.providers import registry
+from vibedraw_widget.widget import SketchPad
+registry.BUILTIN[("code", "broken")] = "tests.browser_support:BrokenCode"
+registry.provider_classes.cache_clear()
+pad = SketchPad(transport="kernel")
+pad"""
 STATE = (
     "import json; print(json.dumps({'sketch': pad.sketch, 'code': pad.code, 'status': pad.status,"
     " 'task_id': pad.task_id, 'task_type': pad.task_type, 'error': pad.error,"
@@ -63,8 +72,15 @@ def lab(tmp_path_factory):
         root / NOTEBOOK,
         ["from vibedraw_widget.widget import SketchPad\npad = SketchPad()\npad"],
     )
+    write_notebook(
+        root / RESUME,
+        ["from vibedraw_widget.widget import SketchPad\npad = SketchPad(provider='slow')\npad"],
+    )
+    write_notebook(root / KERNEL, [KERNEL_CELL])
+    config = tmp_path_factory.mktemp("config")
+    write_server_config(config)
     ARTIFACTS.mkdir(exist_ok=True)
-    with run_lab(root, ARTIFACTS / "jupyterlab.log") as server:
+    with run_lab(root, ARTIFACTS / "jupyterlab.log", config_dir=config) as server:
         yield server
 
 
@@ -101,8 +117,22 @@ def draw(page, canvas, stroke) -> None:
     page.mouse.up()
 
 
-def kernel_state(lab) -> dict:
-    return json.loads(execute(lab, lab.kernel_id(NOTEBOOK), STATE))
+def kernel_state(lab, notebook: str = NOTEBOOK) -> dict:
+    return json.loads(execute(lab, lab.kernel_id(notebook), STATE))
+
+
+def server_task(lab, task_id: str) -> dict:
+    response = httpx.get(lab.api(f"vibedraw/api/task/{task_id}"), headers=lab.headers(), timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def show_pad(page, lab, notebook: str, connection: str):
+    open_notebook(page, lab, notebook)
+    run_cell(page, 0)
+    page.locator(".vd-pad").wait_for(timeout=60_000)
+    page.wait_for_selector(f".vd-connection[data-state='{connection}']", timeout=30_000)
+    return page.locator(".vd-canvas-live")
 
 
 def preview_pixels(page) -> int:
@@ -178,3 +208,56 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     assert state["glb"] == [len(glb.content), "glTF"]
     assert state["code"] == streamed  # a mesh task leaves the code alone
     shutil.rmtree(ARTIFACTS / "unused", ignore_errors=True)
+
+
+def test_reloading_mid_stream_resumes_without_losing_or_repeating(lab, page):
+    canvas = show_pad(page, lab, RESUME, "connected")
+    draw(page, canvas, CIRCLE)
+    page.get_by_role("button", name="Make 3D").click()
+    page.wait_for_function(
+        "() => document.querySelector('.vd-code').textContent.includes('// line 3')",
+        timeout=60_000,
+    )
+    page.keyboard.press("Control+s")  # the widget's output must be in the file to come back
+    page.wait_for_selector(".jp-mod-current.jp-mod-dirty", state="detached", timeout=30_000)
+    task_id = kernel_state(lab, RESUME)["task_id"]
+    assert server_task(lab, task_id)["status"] in ("pending", "running"), "reload came too late"
+    page.reload()
+    page.locator(".vd-pad").wait_for(timeout=90_000)
+    page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
+    wait_for_frames(page, 0)
+    shown = page.locator(".vd-code").text_content()
+    content = server_task(lab, task_id)["result"]["result"]["content"]
+    assert shown == content
+    assert all(shown.count(f"// line {i}\n") == 1 for i in range(30))
+    state = kernel_state(lab, RESUME)
+    assert state["code"] == content and state["task_id"] == task_id
+
+
+def test_kernel_fallback_and_fix_it_for_a_runtime_error(lab, page):
+    canvas = show_pad(page, lab, KERNEL, "kernel")
+    draw(page, canvas, CIRCLE)
+    page.get_by_role("button", name="Make 3D").click()
+    page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
+    wait_for_frames(page, 0)
+    assert preview_pixels(page) > 500
+    streamed = page.locator(".vd-code").text_content()
+    state = kernel_state(lab, KERNEL)
+    assert state["code"] == streamed and state["status"] == "completed"
+    assert len(state["sketch"]["strokes"]) == 1
+
+    # Generated code that throws: the pad shows it, pad.error has it, "Fix it" edits.
+    execute(lab, lab.kernel_id(KERNEL), "pad.provider = 'broken'")
+    page.get_by_role("button", name="Make 3D").click()
+    page.locator(".vd-fix").wait_for(timeout=60_000)
+    assert "undefinedThing" in page.locator(".vd-error").text_content()
+    page.wait_for_function(
+        "() => document.querySelector('.vd-pad').dataset.status === 'completed'", timeout=30_000
+    )
+    assert "undefinedThing" in kernel_state(lab, KERNEL)["error"]
+    page.locator(".vd-fix").click()
+    page.wait_for_function(
+        "() => document.querySelector('.vd-pad').dataset.status === 'completed'", timeout=60_000
+    )
+    state = kernel_state(lab, KERNEL)
+    assert state["task_type"] == "edit"
