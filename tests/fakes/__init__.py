@@ -188,7 +188,9 @@ class FakeHTTPServer:
 
     def stop(self) -> None:
         """Stop serving and close every connection."""
-        if self._loop is not None and self._loop.is_running():
+        if self._loop is not None and not self._loop.is_closed():
+            # Scheduled even if run_forever has not begun yet (start() returns as soon as
+            # the port is bound): the callback then runs first thing in run_forever.
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
