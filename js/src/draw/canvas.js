@@ -40,7 +40,8 @@ export class DrawingSurface {
     this.textInput = null;
     this.frame = 0;
     this.sketch = normalizeSketch(hooks.getSketch());
-    this.frameTimes = []; // for the benchmark: ms between drawing frames
+    this.frameTimes = []; // for the benchmark: ms between drawing frames …
+    this.workTimes = []; // … and ms of work per frame
     this._lastFrameAt = 0;
 
     this._down = this._down.bind(this);
@@ -141,9 +142,12 @@ export class DrawingSurface {
       if (this._lastFrameAt) this.frameTimes.push(t - this._lastFrameAt);
       this._lastFrameAt = t;
       if (this.frameTimes.length > 2000) this.frameTimes.splice(0, 1000);
+      const start = performance.now();
       if (this._baseDirty) this.drawBase();
       this._baseDirty = false;
       this.drawLive();
+      this.workTimes.push(performance.now() - start);
+      if (this.workTimes.length > 2000) this.workTimes.splice(0, 1000);
     });
   }
 
