@@ -27,8 +27,11 @@ from vibedraw_widget.providers.base import CodeProvider, Request, TaskContext
 REPO = Path(__file__).resolve().parent.parent
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 GATE_ENV = "VIBEDRAW_TEST_GATE_URL"
-PROVIDERS = {("code", "gated"): "tests.redis_server:GatedCode"}
-"""Registry entries for :class:`GatedCode` (added to ``registry.BUILTIN``)."""
+PROVIDERS = {
+    ("code", "gated"): "tests.redis_server:GatedCode",
+    ("model", "scripted"): "tests.providers_for_tests:ScriptedModel",
+}
+"""Registry entries for the test providers that subprocesses need too."""
 
 
 def free_port() -> int:
@@ -151,6 +154,57 @@ def start_worker(
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
+
+
+def start_server(
+    store_url: str, port: int, token: str, root: Path, *, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """A ``jupyter server`` subprocess with the extension on ``store_url`` (no tasks run
+    in it: workers run them) that also knows the test providers."""
+    config = root / "jupyter-config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "jupyter_server_config.json").write_text(
+        '{"ServerApp": {"jpserver_extensions": {"vibedraw_widget": true}}}'
+    )
+    env = subprocess_env(store_url)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(config),
+        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+        JUPYTER_DATA_DIR=str(root / "data"),
+    )
+    code = _BOOT + "from jupyter_server.serverapp import main; sys.exit(main())"
+    args = [
+        "--allow-root",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.allow_unauthenticated_access=False",
+        f"--VibeDraw.store_url={store_url}",
+        "--VibeDraw.cpu_pool=thread",
+    ]
+    with open(log_path, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"jupyter server exited: {log_path.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    wait_until(ready, timeout=60, what=f"jupyter server on port {port}")
+    return process
 
 
 def stop_process(process: subprocess.Popen[bytes], kill: bool = False) -> None:
