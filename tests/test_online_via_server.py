@@ -183,10 +183,11 @@ async def test_cancel_over_the_websocket_stops_following_the_remote_task(
             message = json.loads(raw)
             statuses.append(message["status"])
             if message.get("stage") == "generating":
+                # Cancel while the provider's next poll is held open by the fake.
+                held = await fake_trellis.wait_for(
+                    lambda: fake_trellis.gets[1] if len(fake_trellis.gets) > 1 else None
+                )
                 await ws.send(json.dumps({"action": "cancel"}))
     assert statuses[-1] == "cancelled" and "completed" not in statuses
-    held = await fake_trellis.wait_for(
-        lambda: fake_trellis.gets[1] if len(fake_trellis.gets) > 1 else None
-    )
     await fake_trellis.wait_for(held.disconnected.is_set)
     assert fake_trellis.downloads == []

@@ -1,0 +1,5 @@
+"""The jupyter-server extension (routes of DESIGN §4–§6)."""
+
+from .app import VibeDraw
+
+__all__ = ["VibeDraw"]

@@ -1,0 +1,334 @@
+"""HTTP, SSE and WebSocket handlers of DESIGN §4–§6, all under ``{base_url}vibedraw/api/``.
+
+Every method is authenticated and authorized through jupyter-server (``@web.authenticated``
++ ``@authorized`` on ``vibedraw_widget:tasks``; ``@ws_authenticated`` plus an explicit
+``execute`` check for the WebSocket). jupyter-server's own machinery adds the XSRF check on
+cookie-authenticated writes and the same-origin check on WebSocket upgrades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from tornado import web
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..engine import Engine, Event, QueueFull, TaskSpec, UnknownTask, valid_task_id
+from ..providers.base import NotConfigured, ProviderError
+from ..providers.registry import UnknownProvider, describe_providers
+from .parsing import BadRequest, parse_body, queue_spec, trellis_spec
+
+AUTH_RESOURCE = "vibedraw_widget:tasks"
+API_PREFIX = "vibedraw/api"
+
+
+class VibeDrawMixin(ExtensionHandlerMixin):
+    """What every handler here shares: the engine, id checks, URLs."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def engine(self) -> Engine:
+        return self.extensionapp.engine  # type: ignore[attr-defined,no-any-return]
+
+    def checked_task_id(self, task_id: str) -> str:
+        if not valid_task_id(task_id):
+            raise web.HTTPError(404, f"no task {task_id[:64]!r}: task ids are UUIDs")
+        return task_id.lower()
+
+    def model_url(self, task_id: str) -> str:
+        base = self.settings.get("base_url", "/")
+        path = url_path_join(base, API_PREFIX, "models", f"{task_id}.glb")
+        return f"{self.request.protocol}://{self.request.host}{path}"
+
+
+class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
+    """JSON handlers: errors as ``{"message": …}`` with DESIGN §4's statuses."""
+
+    def read_body(self) -> dict[str, Any]:
+        limit = self.extensionapp.max_upload_bytes  # type: ignore[attr-defined]
+        if len(self.request.body) > limit:
+            raise web.HTTPError(
+                413, f"body of {len(self.request.body)} bytes exceeds max_upload_bytes={limit}"
+            )
+        try:
+            return parse_body(self.request.body)
+        except BadRequest as exc:
+            raise web.HTTPError(400, str(exc)) from None
+
+    async def submit(self, build: Any, *args: Any) -> TaskSpec:
+        body = self.read_body()
+        try:
+            spec: TaskSpec = build(*args, body)
+            if await self.engine.store.get(spec.task_id) is not None:
+                raise web.HTTPError(409, f"task_id: {spec.task_id} is already in use")
+            await self.engine.submit(spec)
+        except (BadRequest, UnknownProvider) as exc:
+            raise web.HTTPError(400, str(exc).strip("'\"")) from None
+        except NotConfigured as exc:
+            raise web.HTTPError(503, str(exc)) from None
+        except ProviderError as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        except QueueFull as exc:
+            raise web.HTTPError(429, str(exc)) from None
+        self.log.info("vibedraw task %s (%s) submitted", spec.task_id, spec.type)
+        return spec
+
+    async def record(self, task_id: str) -> dict[str, Any]:
+        try:
+            return (await self.engine.get(self.checked_task_id(task_id))).to_dict()
+        except UnknownTask:
+            raise web.HTTPError(404, f"no task {task_id}") from None
+
+
+class QueueHandler(VibeDrawAPIHandler):
+    """``POST queue/{type}``: start a code (``3d``), ``edit`` or ``improve`` task."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, task_type: str) -> None:
+        spec = await self.submit(queue_spec, task_type)
+        self.finish(
+            {"task_id": spec.task_id, "status": "pending", "message": f"{task_type} task queued"}
+        )
+
+
+class TaskHandler(VibeDrawAPIHandler):
+    """``GET task/{id}``: status and result; ``DELETE task/{id}``: cancel."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, task_id: str) -> None:
+        record = await self.record(task_id)
+        self.finish({"task_id": record["task_id"], "status": record["status"], "result": record})
+
+    @web.authenticated
+    @authorized
+    async def delete(self, task_id: str) -> None:
+        await self.record(task_id)
+        record = (await self.engine.cancel(task_id.lower())).to_dict()
+        self.finish({"task_id": record["task_id"], "status": record["status"], "result": record})
+
+
+class TrellisTaskHandler(VibeDrawAPIHandler):
+    """``POST trellis/task``: start a model task from a PiAPI-shaped body."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        spec = await self.submit(trellis_spec)
+        self.finish(
+            {
+                "code": 200,
+                "message": "success",
+                "data": {"task_id": spec.task_id, "status": "pending", "task_type": "image-to-3d"},
+            }
+        )
+
+
+class ModelFileHandler(VibeDrawAPIHandler):
+    """``GET models/{id}.glb``: the mesh of a finished model task."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, task_id: str) -> None:
+        await self.record(task_id)
+        glb = await self.engine.glb(task_id.lower())
+        if glb is None:
+            raise web.HTTPError(404, f"task {task_id} has no mesh (yet)")
+        self.set_header("Content-Disposition", f'attachment; filename="{task_id}.glb"')
+        self.finish(glb)
+
+    def finish(self, chunk: Any = None) -> Any:
+        if not isinstance(chunk, bytes):
+            return super().finish(chunk)  # errors stay JSON
+        # APIHandler.finish would label the bytes application/json.
+        self.write(chunk)
+        self.set_header("Content-Type", "model/gltf-binary")
+        return JupyterHandler.finish(self)
+
+
+class ProvidersHandler(VibeDrawAPIHandler):
+    """``GET providers``: every provider, which is default, which are configured."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish({"providers": describe_providers(self.engine.settings)})
+
+
+async def _next_or_timeout(
+    events: AsyncIterator[Event], pending: asyncio.Future[Event] | None, timeout: float
+) -> tuple[Event | None, asyncio.Future[Event] | None]:
+    """Wait up to ``timeout`` for the next event without cancelling the reader on timeout
+    (cancelling an async generator mid-await would close it)."""
+    if pending is None:
+        pending = asyncio.ensure_future(events.__anext__())
+    done, _ = await asyncio.wait({pending}, timeout=timeout)
+    if not done:
+        return None, pending
+    return pending.result(), None
+
+
+class SubscribeHandler(VibeDrawAPIHandler):
+    """``GET subscribe/{id}``: the task's events as Server-Sent Events (DESIGN §5)."""
+
+    def after_id(self) -> int:
+        raw = self.request.headers.get("Last-Event-ID") or self.get_argument("last_event_id", "0")
+        if not raw.isdigit():
+            raise web.HTTPError(400, f"last_event_id: expected a non-negative integer, got {raw!r}")
+        return int(raw)
+
+    @web.authenticated
+    @authorized
+    async def get(self, task_id: str) -> None:
+        await self.record(task_id)
+        after = self.after_id()
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        keepalive = self.extensionapp.sse_keepalive_seconds  # type: ignore[attr-defined]
+        events = self.engine.follow(task_id.lower(), after)
+        pending: asyncio.Future[Event] | None = None
+        try:
+            self.write("retry: 3000\n\n")
+            await self.flush()
+            while True:
+                try:
+                    event, pending = await _next_or_timeout(events, pending, keepalive)
+                except StopAsyncIteration:
+                    break
+                self.write(event.to_sse() if event else ": keepalive\n\n")
+                await self.flush()
+        except StreamClosedError:
+            self.log.debug("SSE reader of %s went away", task_id)
+        finally:
+            if pending is not None:
+                pending.cancel()
+            await events.aclose()
+        self.finish()
+
+    def on_connection_close(self) -> None:
+        # The next flush raises StreamClosedError and releases the reader; nothing to do here.
+        super().on_connection_close()
+
+
+WS_STATUS = {
+    "start": "processing",
+    "progress": "processing",
+    "complete": "completed",
+    "error": "failed",
+    "cancelled": "cancelled",
+}
+
+
+class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """``WS trellis/task/ws/{id}``: model-task status pushed as it changes (DESIGN §6)."""
+
+    def set_default_headers(self) -> None:
+        """No JupyterHandler headers on a WebSocket upgrade."""
+
+    @ws_authenticated
+    async def get(self, task_id: str) -> None:
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403, f"not authorized to follow tasks ({AUTH_RESOURCE})")
+        self.task_id = self.checked_task_id(task_id)
+        try:
+            await self.engine.get(self.task_id)
+        except UnknownTask:
+            raise web.HTTPError(404, f"no task {task_id}") from None
+        after = self.get_argument("after", "0")
+        if not after.isdigit():
+            raise web.HTTPError(400, f"after: expected a non-negative integer, got {after!r}")
+        self.after = int(after)
+        await super().get(task_id)
+
+    def open(self, task_id: str) -> None:  # type: ignore[override]
+        super().open()  # starts jupyter-server's ping loop
+        self.pump = asyncio.ensure_future(self._push_events())
+
+    async def _push_events(self) -> None:
+        record = await self.engine.get(self.task_id)
+        if self.after == 0 and record.status == "pending":
+            self._send({"status": "pending", "message": "waiting for a free slot", "progress": 0})
+        try:
+            async for event in self.engine.follow(self.task_id, self.after):
+                message = self._message(event)
+                if message is not None:
+                    self._send(message)
+        except UnknownTask:
+            self._send({"status": "failed", "message": "the task expired", "progress": 0})
+        self.close()  # the log ended: nothing more will be pushed
+
+    def _message(self, event: Event) -> dict[str, Any] | None:
+        status = WS_STATUS.get(event.type)
+        if status is None:
+            return None  # deltas are for the SSE stream
+        data = event.data
+        message: dict[str, Any] = {"status": status, "event_id": event.id, "data": None}
+        if event.type == "start":
+            message.update(message=f"started on {data.get('provider')}", progress=0.0)
+        elif event.type == "progress":
+            message.update(message=data.get("message") or data.get("stage", ""))
+            message.update(progress=data.get("progress", 0.0), stage=data.get("stage"))
+        elif event.type == "complete":
+            message.update(message="completed", progress=1.0)
+            message["data"] = self.model_url(self.task_id) if "glb_size" in data else data
+        elif event.type == "error":
+            message.update(message=data.get("error", ""), error_type=data.get("error_type"))
+        else:
+            message.update(message="cancelled")
+        return message
+
+    def _send(self, message: dict[str, Any]) -> None:
+        with contextlib.suppress(WebSocketClosedError):
+            self.write_message(json.dumps({"id": self.task_id, "progress": None, **message}))
+
+    async def on_message(self, message: str | bytes) -> None:
+        text = message.decode() if isinstance(message, bytes) else message
+        if text.strip().strip('"') == "close":
+            self.close()
+            return
+        try:
+            action = json.loads(text).get("action")
+        except (ValueError, AttributeError):
+            action = None
+        if action == "cancel":
+            await self.engine.cancel(self.task_id)
+        else:
+            self._send({"status": "error", "message": 'expected "close" or {"action": "cancel"}'})
+
+    def on_close(self) -> None:
+        pump = getattr(self, "pump", None)
+        if pump is not None:
+            pump.cancel()
+        super().on_close()
+
+
+def handlers() -> list[tuple[str, type]]:
+    """The routes, relative to the server's base URL."""
+    task = r"(?P<task_id>[^/]+)"
+    routes = [
+        (r"queue/(?P<task_type>[^/]+)", QueueHandler),
+        (rf"subscribe/{task}", SubscribeHandler),
+        (rf"task/{task}", TaskHandler),
+        (r"trellis/task", TrellisTaskHandler),
+        (rf"trellis/task/ws/{task}", ModelTaskSocket),
+        (r"models/(?P<task_id>[^/]+)\.glb", ModelFileHandler),
+        (r"providers", ProvidersHandler),
+    ]
+    return [(rf"/{API_PREFIX}/{path}", handler) for path, handler in routes]
