@@ -1,0 +1,271 @@
+"""Drive a running jupyter-server's vibedraw routes from Python.
+
+:class:`AsyncClient` is the asyncio API; :class:`Client` has the same methods, blocking,
+and works inside a notebook cell (its coroutines run on a private loop thread, so a
+running kernel loop is no obstacle)::
+
+    client = Client.from_running_server()
+    task_id = client.submit("3d", sketch=sketch, prompt="a red apple")
+    for event in client.events(task_id):       # SSE, resumed after a dropped connection
+        print(event.type, event.data)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import websockets
+from httpx_sse import aconnect_sse
+
+from .engine.events import TERMINAL, Event
+from .sketch import Sketch
+
+T = TypeVar("T")
+WS_TERMINAL = frozenset({"completed", "failed", "cancelled"})
+RETRYABLE = (httpx.TransportError, websockets.ConnectionClosedError, OSError)
+
+
+class VibeDrawError(RuntimeError):
+    """The server refused a request; ``status`` is the HTTP status, the message its reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        message = response.json().get("message") or response.reason_phrase
+    except ValueError:
+        message = response.text[:200] or response.reason_phrase
+    raise VibeDrawError(response.status_code, message)
+
+
+class AsyncClient:
+    """Async client of one server: ``url`` is the server's base URL (``http://host:8888/``).
+
+    A token authenticates every request (``Authorization: token …``), which exempts it
+    from XSRF and origin checks as in jupyter-server.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_reconnects: int = 10,
+    ) -> None:
+        self.base_url = url.rstrip("/") + "/"
+        self.api_url = self.base_url + "vibedraw/api/"
+        self.token = token
+        self.timeout = timeout
+        self.max_reconnects = max_reconnects
+        self.headers = {"Authorization": f"token {token}"} if token else {}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.base_url}>"
+
+    def _http(self, timeout: float | None = None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(headers=self.headers, timeout=timeout or self.timeout)
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async with self._http() as http:
+            response = await http.request(method, self.api_url + path, **kwargs)
+        _raise_for_status(response)
+        return response
+
+    async def providers(self) -> list[dict[str, Any]]:
+        """The server's providers (name, kind, default, configured, message)."""
+        return (await self._request("GET", "providers")).json()["providers"]
+
+    async def submit(
+        self,
+        kind: str,
+        sketch: Any = None,
+        *,
+        image: bytes | None = None,
+        prompt: str = "",
+        provider: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Start a task and return its id. ``kind``: ``3d``/``code``, ``edit``, ``improve``
+        or ``model``; ``sketch`` anything :meth:`Sketch.from_any` takes; extra ``fields``
+        go into the body as they are (``threejs_code``, ``error``, ``max_tokens`` …)."""
+        body: dict[str, Any] = {"prompt": prompt, **fields}
+        if provider:
+            body["provider"] = provider
+        if sketch is not None:
+            body["sketch"] = Sketch.from_any(sketch).to_dict()
+        encoded = base64.b64encode(image).decode() if image else None
+        if kind == "model":
+            body["input"] = {"image": encoded} if encoded else {}
+            body["task_type"] = "image-to-3d"
+            response = await self._request("POST", "trellis/task", json=body)
+            return response.json()["data"]["task_id"]
+        if encoded:
+            body["image_base64"] = encoded
+        task_type = "3d" if kind == "code" else kind
+        return (await self._request("POST", f"queue/{task_type}", json=body)).json()["task_id"]
+
+    async def status(self, task_id: str) -> dict[str, Any]:
+        """``GET task/{id}``: ``{"task_id", "status", "result"}``."""
+        return (await self._request("GET", f"task/{task_id}")).json()
+
+    async def cancel(self, task_id: str) -> dict[str, Any]:
+        """Cancel a task; returns its status afterwards."""
+        return (await self._request("DELETE", f"task/{task_id}")).json()
+
+    async def glb(self, task_id: str) -> bytes:
+        """The GLB of a finished model task."""
+        return (await self._request("GET", f"models/{task_id}.glb")).content
+
+    async def events(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
+        """The task's events over SSE, from id ``after`` on, until the terminal event.
+
+        A dropped connection is resumed with ``Last-Event-ID``: nothing lost, nothing twice.
+        """
+        last, failures = after, 0
+        while True:
+            try:
+                async for event in self._sse_once(task_id, last):
+                    last, failures = event.id, 0
+                    yield event
+                    if event.type in TERMINAL:
+                        return
+                raise httpx.RemoteProtocolError("the stream ended before the task did")
+            except RETRYABLE:
+                failures += 1
+                if failures > self.max_reconnects:
+                    raise
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))  # back off, then resume
+
+    async def _sse_once(self, task_id: str, after: int) -> AsyncIterator[Event]:
+        headers = {"Last-Event-ID": str(after)} if after else {}
+        async with self._http(timeout=None) as http:
+            url = f"{self.api_url}subscribe/{task_id}"
+            async with aconnect_sse(http, "GET", url, headers=headers) as source:
+                if not source.response.is_success:
+                    await source.response.aread()
+                    _raise_for_status(source.response)
+                async for sse in source.aiter_sse():
+                    if sse.event and sse.data:  # skip the bare `retry:` block
+                        yield Event(int(sse.id), sse.event, json.loads(sse.data))
+
+    async def model_updates(self, task_id: str, after: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """Model-task status messages over the WebSocket (DESIGN §6), resumed on a drop."""
+        last, failures = after, 0
+        parts = urlsplit(self.api_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        while True:
+            url = f"{scheme}://{parts.netloc}{parts.path}trellis/task/ws/{task_id}?after={last}"
+            try:
+                async with websockets.connect(url, additional_headers=self.headers) as ws:
+                    async for raw in ws:
+                        message = json.loads(raw)
+                        last, failures = message.get("event_id") or last, 0
+                        yield message
+                        if message["status"] in WS_TERMINAL:
+                            return
+                raise websockets.ConnectionClosedError(None, None)
+            except websockets.InvalidStatus as exc:
+                raise VibeDrawError(exc.response.status_code, "WebSocket refused") from None
+            except RETRYABLE:
+                failures += 1
+                if failures > self.max_reconnects:
+                    raise
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+
+    async def wait(self, task_id: str) -> Event:
+        """Follow a task to its end and return the terminal event."""
+        async for event in self.events(task_id):
+            if event.type in TERMINAL:
+                return event
+        raise VibeDrawError(500, "the stream ended without a terminal event")
+
+
+class Client:
+    """The blocking twin of :class:`AsyncClient`: same methods, same arguments."""
+
+    def __init__(self, url: str, token: str | None = None, **kwargs: Any) -> None:
+        self.aio = AsyncClient(url, token, **kwargs)
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="vibedraw-client", daemon=True).start()
+
+    @classmethod
+    def from_running_server(cls, **kwargs: Any) -> Client:
+        """A client of the newest jupyter-server running on this machine (its URL and token)."""
+        from jupyter_server.serverapp import list_running_servers
+
+        servers = sorted(list_running_servers(), key=lambda s: s.get("pid", 0))
+        if not servers:
+            raise RuntimeError("no running jupyter-server found; start one with `jupyter lab`")
+        info = servers[-1]
+        return cls(info["url"], info.get("token") or None, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Client {self.aio.base_url}>"
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def _iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+        try:
+            while True:
+                try:
+                    yield self._run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._run(agen.aclose())  # type: ignore[attr-defined]
+
+    def providers(self) -> list[dict[str, Any]]:
+        """See :meth:`AsyncClient.providers`."""
+        return self._run(self.aio.providers())
+
+    def submit(self, kind: str, sketch: Any = None, **kwargs: Any) -> str:
+        """See :meth:`AsyncClient.submit`."""
+        return self._run(self.aio.submit(kind, sketch, **kwargs))
+
+    def status(self, task_id: str) -> dict[str, Any]:
+        """See :meth:`AsyncClient.status`."""
+        return self._run(self.aio.status(task_id))
+
+    def cancel(self, task_id: str) -> dict[str, Any]:
+        """See :meth:`AsyncClient.cancel`."""
+        return self._run(self.aio.cancel(task_id))
+
+    def glb(self, task_id: str) -> bytes:
+        """See :meth:`AsyncClient.glb`."""
+        return self._run(self.aio.glb(task_id))
+
+    def wait(self, task_id: str) -> Event:
+        """See :meth:`AsyncClient.wait`."""
+        return self._run(self.aio.wait(task_id))
+
+    def events(self, task_id: str, after: int = 0) -> Iterator[Event]:
+        """See :meth:`AsyncClient.events`."""
+        return self._iterate(self.aio.events(task_id, after))
+
+    def model_updates(self, task_id: str, after: int = 0) -> Iterator[dict[str, Any]]:
+        """See :meth:`AsyncClient.model_updates`."""
+        return self._iterate(self.aio.model_updates(task_id, after))
+
+    def close(self) -> None:
+        """Stop the client's loop thread."""
+        self._loop.call_soon_threadsafe(self._loop.stop)
