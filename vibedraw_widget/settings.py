@@ -16,7 +16,7 @@ class Settings:
 
     code_provider: str = "auto"
     model_provider: str = "local"
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-4-6"
     anthropic_api_key: str | None = field(default=None, repr=False)
     anthropic_base_url: str | None = None
     anthropic_max_retries: int = 2
