@@ -1,0 +1,287 @@
+"""generate / generate_many / Result on a private in-process engine with test providers."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from vibedraw_widget.batch import generate, generate_many
+from vibedraw_widget.engine.background import BackgroundEngine
+from vibedraw_widget.providers import registry
+from vibedraw_widget.providers.base import CodeProvider, ProviderError, Request, TaskContext
+from vibedraw_widget.result import GenerationError, Result
+from vibedraw_widget.settings import Settings
+from vibedraw_widget.sketch import Sketch, SketchError, render_png
+
+DATA = Path(__file__).parent / "data"
+
+
+class PerInputCode(CodeProvider):
+    """Behaves as each sketch's text label says: ``n=K`` chunks, ``fail``, ``hang``,
+    ``interrupt`` (Ctrl+C the main thread, then hang); says whether it got an image."""
+
+    name = "per-input"
+
+    async def stream_code(self, request: Request, ctx: TaskContext) -> AsyncIterator[str]:
+        label = request.full_prompt
+        yield "// image\n" if request.sketch is None else "// sketch\n"
+        if "fail" in label:
+            raise ProviderError("this input was told to fail", "ValueError")
+        if "interrupt" in label:
+            _thread.interrupt_main()  # what Ctrl+C / the notebook's stop button does
+        if "hang" in label or "interrupt" in label:
+            await asyncio.Event().wait()
+        count = int(label.split("n=")[1].split()[0]) if "n=" in label else 1
+        for i in range(count):
+            yield f"// part {i}\n"
+
+
+@pytest.fixture(autouse=True)
+def per_input_provider(test_providers, monkeypatch):
+    monkeypatch.setitem(registry.BUILTIN, ("code", "per-input"), "tests.test_batch:PerInputCode")
+    registry.provider_classes.cache_clear()
+
+
+@pytest.fixture
+def bg():
+    """A private background engine (thread CPU pool), closed after the test."""
+    engine = BackgroundEngine(
+        Settings(cpu_pool="thread", code_provider="scripted", model_provider="scripted")
+    )
+    yield engine
+    engine.call_sync(engine.engine.close())
+    engine.loop.call_soon_threadsafe(engine.loop.stop)
+
+
+def sketch(label: str = "") -> dict:
+    data = json.loads((DATA / "ellipse_00.json").read_text())
+    data["texts"] = [{"x": 5, "y": 5, "text": label}] if label else []
+    return data
+
+
+class RecordingBar:
+    """A tqdm stand-in that records updates; optionally raises Ctrl+C at update N."""
+
+    def __init__(self, interrupt_at: int | None = None) -> None:
+        self.updates = 0
+        self.postfix = ""
+        self.closed = False
+        self.lines: list[str] = []
+        self.interrupt_at = interrupt_at
+
+    def update(self, n: int = 1) -> None:
+        self.updates += n
+        if self.updates == self.interrupt_at:
+            raise KeyboardInterrupt
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        self.postfix = s
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+# -- generate -----------------------------------------------------------------------------
+
+
+def test_generate_code_returns_the_streamed_code_usage_and_timings(bg):
+    result = generate(DATA / "ellipse_00.json", provider="scripted", prompt="n=4", engine=bg)
+    assert result.ok and result.status == "completed"
+    assert result.kind == "code" and result.provider == "scripted"
+    assert result.source == "ellipse_00.json"
+    deltas = [e.data["text"] for e in result.events if e.type == "delta"]
+    assert len(deltas) == 4
+    assert result.code == result.content == "".join(deltas)
+    assert result.usage == {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    assert set(result.timings) >= {"queued", "run", "total", "first_output"}
+    assert 0 <= result.timings["first_output"] <= result.timings["run"] <= result.timings["total"]
+    assert result.sketch == Sketch.from_any(DATA / "ellipse_00.json").to_dict()
+    assert "Result code completed 'ellipse_00.json' provider=scripted" in repr(result)
+
+
+@pytest.mark.parametrize(
+    "make_input, expect",
+    [
+        (lambda: sketch(), "// sketch\n"),
+        (lambda: Sketch.from_dict(sketch()), "// sketch\n"),
+        (lambda: json.dumps(sketch()), "// sketch\n"),
+        (lambda: str(DATA / "ellipse_00.json"), "// sketch\n"),
+        (lambda: DATA / "ellipse_00.png", "// image\n"),
+        (lambda: (DATA / "ellipse_00.png").read_bytes(), "// image\n"),
+    ],
+    ids=["dict", "Sketch", "json-text", "json-path", "png-path", "png-bytes"],
+)
+def test_generate_accepts_every_input_form(bg, make_input, expect):
+    result = generate(make_input(), provider="per-input", engine=bg)
+    assert result.ok, result.error
+    assert result.code.startswith(expect)
+    # PNGs go to the provider untraced (it traces in the CPU pool), so no input sketch here.
+    assert (result.sketch is None) == (expect == "// image\n")
+
+
+def test_generate_model_returns_glb_bytes_and_saves_them(bg, tmp_path):
+    result = generate(sketch(), kind="model", engine=bg)
+    assert result.ok and result.kind == "model"
+    assert result.glb[:4] == b"glTF"
+    assert [e.data["stage"] for e in result.events if e.type == "progress"][:3] == [
+        "tracing",
+        "triangulating",
+        "inflating",
+    ]
+    assert result.save(tmp_path / "m.glb").read_bytes() == result.glb
+    page = result.save(tmp_path / "m.html").read_text()
+    assert result.glb_base64() in page
+    with pytest.raises(ValueError, match="has no code"):
+        result.save(tmp_path / "m.js")
+    assert sorted(p.name for p in result.save_all(tmp_path / "out", "house")) == [
+        "house.glb",
+        "house.html",
+    ]
+
+
+def test_generate_improve_returns_the_redrawn_sketch(bg, tmp_path):
+    result = generate(sketch(), kind="improve", engine=bg)
+    assert result.ok and result.code is None
+    assert result.improved == sketch()
+    saved = json.loads(result.save(tmp_path / "clean.json").read_text())
+    assert saved == sketch()
+    assert "<img" in result._repr_html_() and "<script" not in result._repr_html_()
+
+
+def test_generate_edit_needs_code_and_passes_it(bg):
+    with pytest.raises(ValueError, match="code="):
+        generate(sketch(), kind="edit", engine=bg)
+    result = generate(sketch(), kind="edit", code="return new THREE.Group();", engine=bg)
+    assert result.ok and result.kind == "edit"
+
+
+def test_a_failed_task_is_a_failed_result_not_an_exception(bg, tmp_path):
+    result = generate(sketch(), provider="failing", engine=bg)
+    assert result.status == "failed" and not result.ok
+    assert "the provider broke" in result.error
+    assert result.error_type == "RuntimeError"
+    with pytest.raises(GenerationError, match="the provider broke"):
+        result.raise_for_status()
+    assert "the provider broke" in result._repr_html_()
+    assert [p.name for p in result.save_all(tmp_path, "x")] == ["x.error.txt"]
+    with pytest.raises(ValueError, match="nothing to save"):
+        result.save(tmp_path / "x.js")
+
+
+def test_an_unknown_provider_is_a_failed_result_naming_the_known_ones(bg):
+    result = generate(sketch(), provider="nope", engine=bg)
+    assert result.status == "failed" and result.error_type == "UnknownProvider"
+    assert "scripted" in result.error
+
+
+def test_invalid_input_and_arguments_raise_at_once(bg, tmp_path):
+    with pytest.raises(SketchError, match="no such file"):
+        generate(tmp_path / "missing.json", engine=bg)
+    with pytest.raises(SketchError, match="strokes"):
+        generate({"strokes": "no"}, engine=bg)
+    with pytest.raises(ValueError, match="kind='mesh'"):
+        generate(sketch(), kind="mesh", engine=bg)
+
+
+def test_generate_blocks_fine_inside_a_running_event_loop(bg):
+    """A notebook cell runs inside a loop: generate() must not need that loop."""
+
+    async def cell() -> Result:
+        asyncio.get_running_loop()  # we are inside a running loop, as in a notebook
+        return generate(sketch(), provider="scripted", engine=bg)
+
+    assert asyncio.run(cell()).ok
+
+
+# -- generate_many -----------------------------------------------------------------------
+
+
+def test_generate_many_keeps_input_order_and_captures_each_failure(bg, tmp_path):
+    inputs = [
+        sketch("n=5"),
+        sketch("fail"),
+        tmp_path / "missing.json",
+        sketch("n=1"),
+        render_png(sketch()),
+        sketch("n=3"),
+    ]
+    bar = RecordingBar()
+    results = generate_many(inputs, provider="per-input", concurrency=2, progress=bar, engine=bg)
+    assert [r.status for r in results] == [
+        "completed",
+        "failed",
+        "failed",
+        "completed",
+        "completed",
+        "completed",
+    ]
+    assert [r.code.count("part") if r.ok else None for r in results] == [5, None, None, 1, 1, 3]
+    assert results[1].error == "this input was told to fail"
+    assert "no such file" in results[2].error and results[2].source == "#2"
+    assert results[4].code.startswith("// image")
+    assert bar.updates == len(inputs) and bar.postfix == "2 failed" and bar.closed
+
+
+def test_generate_many_expands_a_directory_in_sorted_order(bg, tmp_path):
+    for name in ("b.json", "a.json", "c.png"):
+        path = tmp_path / name
+        if name.endswith(".png"):
+            path.write_bytes(render_png(sketch()))
+        else:
+            path.write_text(json.dumps(sketch()))
+    (tmp_path / "notes.txt").write_text("not a sketch")
+    results = generate_many(tmp_path, progress=False, engine=bg)
+    assert [r.source for r in results] == ["a.json", "b.json", "c.png"]
+    assert all(r.ok for r in results)
+
+
+def test_generate_many_runs_at_most_concurrency_tasks_at_once(bg):
+    results = generate_many([sketch()] * 6, kind="model", concurrency=2, progress=False, engine=bg)
+    assert all(r.ok and r.glb[:4] == b"glTF" for r in results)
+    spans = sorted(
+        (r.events[0].time, r.events[-1].time) for r in results
+    )  # start .. terminal event of each task
+    for start, _ in spans:
+        running = sum(s <= start < e for s, e in spans)
+        assert running <= 2
+
+
+def _assert_cancelled_in_engine(bg, results):
+    for result in results:
+        assert result.status == "cancelled"
+        if result.task_id is not None:  # submitted before the interrupt: its task was stopped
+            record = bg.call_sync(bg.engine.get(result.task_id))
+            assert record.status == "cancelled"
+
+
+def test_interrupting_generate_many_cancels_the_rest_and_returns_what_finished(bg):
+    bar = RecordingBar(interrupt_at=2)  # Ctrl+C while the progress bar shows 2 done
+    inputs = [sketch("n=1"), sketch("hang"), sketch("n=2"), sketch("hang"), sketch("hang")]
+    results = generate_many(inputs, provider="per-input", concurrency=4, progress=bar, engine=bg)
+    assert [r.status for r in results[::2]] == ["completed", "completed", "cancelled"]
+    _assert_cancelled_in_engine(bg, [results[1], results[3], results[4]])
+    assert any(r.task_id for r in (results[1], results[3]))
+    assert bar.closed and bar.lines == ["interrupted: 2 of 5 finished, the rest cancelled"]
+
+
+def test_a_real_keyboard_interrupt_in_the_main_thread_cancels_the_batch(bg):
+    inputs = [sketch("n=1"), sketch("interrupt"), sketch("hang")]
+    bar = RecordingBar()
+    results = generate_many(inputs, provider="per-input", concurrency=3, progress=bar, engine=bg)
+    assert results[1].status == results[2].status == "cancelled"
+    _assert_cancelled_in_engine(bg, results[1:])
+    assert bar.closed
+
+
+def test_interrupting_generate_cancels_its_task(bg):
+    with pytest.raises(KeyboardInterrupt):
+        generate(sketch("interrupt"), provider="per-input", engine=bg)
+    assert "running=0 queued=0" in repr(bg.engine)

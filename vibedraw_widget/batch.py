@@ -1,0 +1,453 @@
+"""Generate from Python: :func:`generate` for one input, :func:`generate_many` for a batch.
+
+Both run on the embedded engine by default (a :class:`~.engine.background.BackgroundEngine`
+on its own loop thread, so they work in a script *and* inside a notebook cell, whose
+loop is already running), or against a running server with ``client=``. CPU-heavy
+provider steps (tracing, mesh inflation) run in the engine's process pool, never on the
+caller's thread or the engine's loop.
+
+``generate_many`` keeps results in input order, shows a ``tqdm.auto`` progress bar,
+captures each failure in its own :class:`~.result.Result`, and on Ctrl+C (interrupting
+the cell) cancels the outstanding tasks and returns what finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .engine.background import BackgroundEngine, default_engine
+from .engine.tasks import TaskSpec
+from .result import KINDS, TASK_TYPE, Result
+from .sketch import Sketch, SketchError, decode_png, parse_json, validate_sketch
+
+SKETCH_SUFFIXES = (".json", ".png")
+"""File types accepted as sketches (a directory input expands to these files)."""
+
+
+class ProgressBar(Protocol):
+    """What ``progress=`` may be besides a bool: a tqdm-like object."""
+
+    def update(self, n: int = 1) -> Any: ...
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> Any: ...
+    def close(self) -> Any: ...
+
+
+# -- inputs -------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """An input made ready to submit: sketch data or PNG bytes, and a label."""
+
+    source: str
+    sketch: dict[str, Any] | None = None
+    image: bytes | None = None
+
+
+def prepare(item: Any, index: int = 0) -> Prepared:
+    """Turn one input into sketch data or PNG bytes; raises :class:`SketchError`.
+
+    Accepts a sketch dict, a :class:`~.sketch.Sketch`, JSON text, PNG bytes, or a path
+    to a ``.json`` or ``.png`` file. PNGs are not traced here: the provider traces them
+    in the engine's CPU pool.
+    """
+    if isinstance(item, Sketch):
+        return Prepared(f"#{index}", sketch=item.to_dict())
+    if isinstance(item, Mapping):
+        return Prepared(f"#{index}", sketch=validate_sketch(item))
+    if isinstance(item, (bytes, bytearray)):
+        return Prepared(f"#{index}", image=decode_png(bytes(item), "input"))
+    if isinstance(item, (str, Path)):
+        text = str(item)
+        if text.lstrip().startswith("{"):
+            return Prepared(f"#{index}", sketch=validate_sketch(parse_json(text, "input")))
+        path = Path(item)
+        if not path.is_file():
+            raise SketchError("input", f"no such file: {path}")
+        if path.suffix.lower() == ".png":
+            return Prepared(path.name, image=decode_png(path.read_bytes(), path.name))
+        return Prepared(path.name, sketch=validate_sketch(parse_json(path.read_text(), path.name)))
+    raise SketchError(
+        "input", f"expected a sketch dict, Sketch, JSON or PNG, got {type(item).__name__}"
+    )
+
+
+def expand_inputs(inputs: Any) -> list[Any]:
+    """A list of inputs; a directory (or a path string naming one) becomes its sorted
+    ``.json``/``.png`` files, so ``generate_many("sketches/")`` does what it says."""
+    if isinstance(inputs, (str, Path)) and Path(inputs).is_dir():
+        inputs = [inputs]
+    if isinstance(inputs, (Mapping, Sketch, bytes, bytearray)) or (
+        isinstance(inputs, (str, Path)) and not Path(inputs).is_dir()
+    ):
+        return [inputs]
+    out: list[Any] = []
+    for item in inputs:
+        if isinstance(item, (str, Path)) and Path(item).is_dir():
+            out.extend(
+                sorted(p for p in Path(item).iterdir() if p.suffix.lower() in SKETCH_SUFFIXES)
+            )
+        else:
+            out.append(item)
+    return out
+
+
+def _spec(
+    prepared: Prepared,
+    kind: str,
+    prompt: str,
+    provider: str | None,
+    code: str | None,
+    options: dict[str, Any] | None,
+) -> TaskSpec:
+    return TaskSpec(
+        type=TASK_TYPE[kind],
+        provider=provider,
+        sketch=prepared.sketch,
+        image=prepared.image,
+        prompt=prompt,
+        threejs_code=code,
+        options=dict(options or {}),
+    )
+
+
+def _check_kind(kind: str, code: str | None) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
+    if kind == "edit" and not code:
+        raise ValueError("kind='edit' needs code= (the Three.js code to edit)")
+
+
+# -- running one task -----------------------------------------------------------------
+
+Runner = Callable[[TaskSpec, Result], Awaitable[Result]]
+"""Runs a spec to its end and fills the result (on the engine's loop)."""
+
+
+def _fill(result: Result, terminal: dict[str, Any], events: list[Any]) -> None:
+    """Copy a terminal event's data into ``result``."""
+    status = terminal.get("status")
+    result.status = {"completed": "completed", "error": "failed"}.get(status or "", "cancelled")
+    result.events = events
+    if result.status == "completed":
+        result.provider = terminal.get("model", result.provider)
+        result.usage = dict(terminal.get("usage") or {})
+        result.content = terminal.get("content")
+        result.code = terminal.get("code")
+        if result.kind == "improve":
+            result.code = None
+            result.improved = terminal.get("sketch")
+            image = terminal.get("image_base64")
+            result.improved_png = decode_png(image) if image else None
+    elif result.status == "failed":
+        result.error = terminal.get("error") or "failed"
+        result.error_type = terminal.get("error_type")
+
+
+def _first_output_time(events: list[Any]) -> float | None:
+    for event in events:
+        if event.type in ("delta", "progress"):
+            return getattr(event, "time", None)
+    return None
+
+
+def local_runner(bg: BackgroundEngine) -> Runner:
+    """A runner on the embedded engine ``bg`` (its coroutine runs on ``bg.loop``)."""
+    engine = bg.engine
+
+    async def run(spec: TaskSpec, result: Result) -> Result:
+        submitted = time.time()
+        record = await engine.submit(spec)
+        result.task_id = record.task_id
+        result.provider = record.provider
+        events: list[Any] = []
+        try:
+            async for event in engine.follow(record.task_id):
+                events.append(event)
+        except asyncio.CancelledError:
+            # Interrupted: stop the task itself, not just our interest in it.
+            await engine.cancel(record.task_id)
+            result.status = "cancelled"
+            raise
+        _fill(result, events[-1].data, events)
+        if result.ok and result.kind == "model":
+            result.glb = await engine.glb(record.task_id)
+        record = await engine.get(record.task_id)
+        end = record.finished or time.time()
+        timings = {"total": end - submitted}
+        if record.started is not None:
+            timings["queued"] = record.started - record.created
+            timings["run"] = end - record.started
+            first = _first_output_time(events)
+            if first is not None:
+                timings["first_output"] = first - record.started
+        result.timings = {k: round(max(v, 0.0), 4) for k, v in timings.items()}
+        return result
+
+    return run
+
+
+def client_runner(client: Any) -> Runner:
+    """A runner against a running server through :class:`~vibedraw_widget.client.Client`."""
+
+    async def run(spec: TaskSpec, result: Result) -> Result:
+        submitted = time.time()
+        task_id = await client.submit(
+            spec.type,
+            sketch=spec.sketch,
+            image=spec.image,
+            prompt=spec.prompt,
+            provider=spec.provider,
+            threejs_code=spec.threejs_code,
+        )
+        task_id = task_id if isinstance(task_id, str) else task_id["task_id"]
+        result.task_id = task_id
+        events: list[Any] = []
+        first: float | None = None
+        try:
+            async for event in client.follow(task_id):
+                events.append(event)
+                if first is None and event.type in ("delta", "progress"):
+                    first = time.time()
+                if event.type == "start":
+                    result.provider = event.data.get("provider", result.provider)
+        except asyncio.CancelledError:
+            await client.cancel(task_id)
+            result.status = "cancelled"
+            raise
+        if not events or events[-1].type not in ("complete", "error", "cancelled"):
+            result.status, result.error = "failed", "the event stream ended without a result"
+            return result
+        _fill(result, events[-1].data, events)
+        if result.ok and result.kind == "model":
+            result.glb = await client.glb(task_id)
+        end = time.time()
+        result.timings = {"total": round(end - submitted, 4)}
+        if first is not None:
+            result.timings["first_output"] = round(first - submitted, 4)
+        return result
+
+    return run
+
+
+async def _guarded(runner: Runner, spec: TaskSpec, result: Result) -> Result:
+    """Run; any exception (unknown provider, queue full, network) becomes a failed result."""
+    try:
+        return await runner(spec, result)
+    except asyncio.CancelledError:
+        result.status = "cancelled"
+        raise
+    except Exception as exc:
+        result.status = "failed"
+        result.error = str(exc) or type(exc).__name__
+        result.error_type = getattr(exc, "error_type", None) or type(exc).__name__
+        return result
+
+
+def _runner_for(client: Any, engine: BackgroundEngine | None) -> tuple[BackgroundEngine, Runner]:
+    bg = engine or default_engine()
+    return bg, (client_runner(client) if client is not None else local_runner(bg))
+
+
+# -- public API -----------------------------------------------------------------------
+
+
+def generate(
+    input: Any,
+    kind: str = "code",
+    prompt: str = "",
+    provider: str | None = None,
+    client: Any = None,
+    *,
+    code: str | None = None,
+    options: dict[str, Any] | None = None,
+    engine: BackgroundEngine | None = None,
+    timeout: float | None = None,
+) -> Result:
+    """Generate from one sketch and return its :class:`~.result.Result`.
+
+    ``input``: a sketch dict, a :class:`~.sketch.Sketch`, JSON text, PNG bytes or a
+    ``.json``/``.png`` path. ``kind``: ``"code"`` (Three.js code), ``"model"`` (a GLB
+    mesh), ``"improve"`` (the drawing redrawn clean) or ``"edit"`` (with ``code=``, the
+    code to change as ``prompt`` says). ``provider``: a provider name (default: the
+    configured one, offline ``local`` unless a key is set). ``client``: a
+    :class:`~vibedraw_widget.client.Client` to run on a server instead of in-process.
+
+    Invalid input or arguments raise (``SketchError``, ``ValueError``); a task that fails
+    returns a result with ``status="failed"`` and ``error`` set. Interrupting (Ctrl+C)
+    cancels the task.
+
+    >>> result = generate("house.json", kind="model")          # doctest: +SKIP
+    >>> result.save("house.glb")                                 # doctest: +SKIP
+    """
+    _check_kind(kind, code)
+    prepared = prepare(input)
+    if not isinstance(input, (str, Path)) or str(input).lstrip().startswith("{"):
+        prepared.source = ""
+    spec = _spec(prepared, kind, prompt, provider, code, options)
+    result = Result(kind=kind, status="pending", source=prepared.source, prompt=prompt)
+    result.sketch = prepared.sketch
+    bg, runner = _runner_for(client, engine)
+    ended = threading.Event()
+
+    async def run() -> Result:
+        try:
+            return await _guarded(runner, spec, result)
+        finally:
+            ended.set()
+
+    future = asyncio.run_coroutine_threadsafe(run(), bg.loop)
+    try:
+        return _wait(future.result, timeout)
+    except BaseException:  # KeyboardInterrupt, timeout: stop the task, not just the wait
+        future.cancel()
+        ended.wait(_CANCEL_GRACE)
+        raise
+
+
+def generate_many(
+    inputs: Iterable[Any] | str | Path,
+    kind: str = "code",
+    prompt: str = "",
+    provider: str | None = None,
+    client: Any = None,
+    *,
+    concurrency: int = 4,
+    progress: bool | ProgressBar = True,
+    code: str | None = None,
+    options: dict[str, Any] | None = None,
+    engine: BackgroundEngine | None = None,
+) -> list[Result]:
+    """Generate from many sketches, ``concurrency`` at a time; results in input order.
+
+    ``inputs``: anything :func:`generate` accepts, or a directory (its ``.json`` and
+    ``.png`` files, sorted). ``progress``: show a ``tqdm.auto`` bar (or pass your own
+    tqdm-like object). Every input gets a result: a failure (bad file, provider error)
+    is captured in its own result and never stops the batch. Interrupting (Ctrl+C,
+    the notebook's stop button) cancels the outstanding tasks and returns at once: the
+    finished results as they are, the others with ``status="cancelled"``.
+    """
+    _check_kind(kind, code)
+    if concurrency < 1:
+        raise ValueError(f"concurrency={concurrency}: must be at least 1")
+    items = expand_inputs(inputs)
+    results: list[Result] = []
+    specs: list[TaskSpec | None] = []
+    for index, item in enumerate(items):
+        result = Result(kind=kind, status="pending", source=f"#{index}", prompt=prompt)
+        try:
+            prepared = prepare(item, index)
+        except (SketchError, OSError) as exc:
+            result.status, result.error, result.error_type = "failed", str(exc), "SketchError"
+            specs.append(None)
+        else:
+            result.source, result.sketch = prepared.source, prepared.sketch
+            specs.append(_spec(prepared, kind, prompt, provider, code, options))
+        results.append(result)
+
+    bar = _make_bar(progress, len(results), kind)
+    done: queue.SimpleQueue[int] = queue.SimpleQueue()
+    finished = threading.Event()
+    bg, runner = _runner_for(client, engine)
+
+    async def run_all() -> None:
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(index: int, spec: TaskSpec) -> None:
+            async with slots:
+                await _guarded(runner, spec, results[index])
+            done.put(index)
+
+        tasks = [asyncio.ensure_future(one(i, s)) for i, s in enumerate(specs) if s is not None]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # each cancels its task
+            raise
+        finally:
+            finished.set()
+
+    failed = 0
+    for result in results:
+        if result.status == "failed":  # bad inputs count as done at once
+            failed += 1
+            _advance(bar, failed)
+    future = asyncio.run_coroutine_threadsafe(run_all(), bg.loop)
+    try:
+        pending = sum(spec is not None for spec in specs)
+        for _ in range(pending):
+            index = _wait(done.get)
+            failed += not results[index].ok
+            _advance(bar, failed)
+        future.result()
+    except KeyboardInterrupt:
+        future.cancel()
+        finished.wait(_CANCEL_GRACE)  # the outstanding tasks are being cancelled
+        for result in results:
+            if result.status in ("pending", "running"):
+                result.status = "cancelled"
+        count = sum(r.ok for r in results)
+        _write(bar, f"interrupted: {count} of {len(results)} finished, the rest cancelled")
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+_WAKE_SECONDS = 0.2
+_CANCEL_GRACE = 30.0
+
+
+def _wait(get: Callable[..., Any], timeout: float | None = None) -> Any:
+    """``get(timeout=…)`` in short slices, so that Ctrl+C is noticed promptly.
+
+    A thread blocked on a lock only sees KeyboardInterrupt if the signal happens to
+    interrupt that very wait; ipykernel's interrupt and ``_thread.interrupt_main`` only
+    set a flag, checked when Python code runs again.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = _WAKE_SECONDS
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError(f"no result within {timeout} s")
+        try:
+            return get(timeout=wait)
+        except (queue.Empty, concurrent.futures.TimeoutError):
+            continue
+
+
+def _make_bar(progress: bool | ProgressBar, total: int, kind: str) -> ProgressBar | None:
+    if progress is False or progress is None:
+        return None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=f"vibedraw {kind}", unit="sketch")
+    return progress
+
+
+def _advance(bar: ProgressBar | None, failed: int) -> None:
+    if bar is not None:
+        if failed:
+            bar.set_postfix_str(f"{failed} failed", refresh=False)
+        bar.update(1)
+
+
+def _write(bar: ProgressBar | None, message: str) -> None:
+    if bar is not None and hasattr(bar, "write"):
+        bar.write(message)
+    else:
+        print(message, file=sys.stderr)

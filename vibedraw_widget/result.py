@@ -1,0 +1,239 @@
+"""The outcome of one generation: :class:`Result`.
+
+A ``Result`` is plain data (status, code, GLB bytes, the sketch, usage, timings) with
+three ways out: a rich notebook repr (an inline, sandboxed 3D preview), :meth:`Result.show`
+and :meth:`Result.save` (``.js``, a standalone offline ``.html`` viewer, ``.glb``, ``.json``,
+``.png``). It never raises for a failed task: ``status`` and ``error`` say what went wrong,
+and :meth:`Result.raise_for_status` turns that into an exception when wanted.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+KINDS = ("code", "model", "improve", "edit")
+"""What can be generated: Three.js code, a mesh, a cleaned-up sketch, edited code."""
+
+TASK_TYPE = {"code": "3d", "model": "model", "improve": "improve", "edit": "edit"}
+"""Engine task type for each kind (DESIGN §4 calls code tasks ``3d``)."""
+
+
+class GenerationError(RuntimeError):
+    """A generation that did not complete; carries its :class:`Result`."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(f"{result.label}: {result.status}: {result.error or 'no result'}")
+        self.result = result
+
+
+@dataclass(repr=False, eq=False)
+class Result:
+    """One generation's outcome.
+
+    ``status`` is ``"completed"``, ``"failed"`` or ``"cancelled"``. Depending on ``kind``:
+    ``code`` (and ``content``, the full answer) for code and edit, ``glb`` (bytes) for
+    model, ``improved`` (a sketch dict) and ``improved_png`` for improve. ``sketch`` is the
+    input sketch (``None`` when the input was a PNG that only the provider traced).
+    ``timings`` holds seconds: ``queued`` (waiting for a slot), ``first_output`` (start to
+    first delta or progress), ``run`` (start to end) and ``total`` (submit to end).
+    """
+
+    kind: str
+    status: str
+    source: str = ""
+    task_id: str | None = None
+    provider: str | None = None
+    prompt: str = ""
+    code: str | None = None
+    content: str | None = None
+    glb: bytes | None = None
+    sketch: dict[str, Any] | None = None
+    improved: dict[str, Any] | None = None
+    improved_png: bytes | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+    events: list[Any] = field(default_factory=list)
+    """Every engine event of the task, in order (``.id``, ``.type``, ``.data``)."""
+
+    # -- state ----------------------------------------------------------------------
+
+    @property
+    def ok(self) -> bool:
+        """Whether the task completed."""
+        return self.status == "completed"
+
+    @property
+    def label(self) -> str:
+        """A short name for this result: the input's file name, else its task id."""
+        return self.source or (self.task_id or "result")[:8]
+
+    def raise_for_status(self) -> Result:
+        """Return ``self`` if completed, else raise :class:`GenerationError`."""
+        if not self.ok:
+            raise GenerationError(self)
+        return self
+
+    def __repr__(self) -> str:
+        parts = [f"Result {self.kind} {self.status}"]
+        if self.source:
+            parts.append(repr(self.source))
+        if self.provider:
+            parts.append(f"provider={self.provider}")
+        if self.ok:
+            if self.code is not None:
+                parts.append(f"code={len(self.code):,} chars")
+            if self.glb is not None:
+                parts.append(f"glb={len(self.glb):,} bytes")
+            if self.improved is not None:
+                parts.append(f"strokes={len(self.improved.get('strokes', []))}")
+        elif self.error:
+            parts.append(f"error={_shorten(self.error, 80)!r}")
+        if "total" in self.timings:
+            parts.append(f"{self.timings['total']:.2f}s")
+        return "<" + " ".join(parts) + ">"
+
+    # -- output ---------------------------------------------------------------------
+
+    def to_html(self, title: str | None = None) -> str:
+        """A standalone offline HTML page showing this result (see :mod:`.viewer`)."""
+        from . import viewer
+
+        return viewer.result_page(self, title=title)
+
+    def _repr_html_(self) -> str:
+        from . import viewer
+
+        return viewer.result_fragment(self)
+
+    def show(self) -> None:
+        """Display the 3D preview: inline in a notebook, else in the web browser."""
+        try:
+            from IPython import get_ipython
+            from IPython.display import HTML, display
+        except ImportError:  # pragma: no cover - IPython ships with Jupyter
+            get_ipython = None  # type: ignore[assignment]
+        if get_ipython is not None and get_ipython() is not None:
+            display(HTML(self._repr_html_()))
+            return
+        import tempfile
+        import webbrowser
+
+        handle = tempfile.NamedTemporaryFile("w", suffix=".html", delete=False, encoding="utf-8")
+        with handle:
+            handle.write(self.to_html())
+        webbrowser.open(Path(handle.name).as_uri())
+
+    def save(self, path: str | Path) -> Path:
+        """Write one output, chosen by the file's suffix, and return its path.
+
+        ``.js``: the code (body of ``async function build(THREE, ctx)``, DESIGN §7);
+        ``.html``: a standalone offline viewer; ``.glb``: the mesh (model results — code
+        results export to GLB in the browser, through :class:`~vibedraw_widget.World`);
+        ``.json``: the improved sketch (improve) or the input sketch; ``.png``: the improved
+        drawing. Raises ``ValueError`` when this result has nothing of that kind.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if not self.ok:
+            raise ValueError(f"{self.label}: nothing to save, the task {self.status}")
+        if suffix == ".js":
+            if self.code is None:
+                raise ValueError(f"{self.label}: a {self.kind} result has no code to save")
+            path.write_text(self.code, encoding="utf-8")
+        elif suffix in (".html", ".htm"):
+            path.write_text(self.to_html(title=path.stem), encoding="utf-8")
+        elif suffix == ".glb":
+            if self.glb is None:
+                raise ValueError(
+                    f"{self.label}: a {self.kind} result has no GLB; code results export "
+                    "to GLB in the browser: World.from_results([result]).save(path)"
+                )
+            path.write_bytes(self.glb)
+        elif suffix == ".json":
+            sketch = self.improved if self.improved is not None else self.sketch
+            if sketch is None:
+                raise ValueError(f"{self.label}: no sketch to save")
+            path.write_text(json.dumps(sketch), encoding="utf-8")
+        elif suffix == ".png":
+            if self.improved_png is None:
+                raise ValueError(f"{self.label}: only improve results have a PNG to save")
+            path.write_bytes(self.improved_png)
+        else:
+            raise ValueError(
+                f"{path.name}: unknown suffix {suffix!r}; use .js, .html, .glb, .json or .png"
+            )
+        return path
+
+    def output_suffixes(self) -> tuple[str, ...]:
+        """The files :meth:`save_all` writes for this result."""
+        if not self.ok:
+            return ()
+        if self.glb is not None:
+            return (".glb", ".html")
+        if self.code is not None:
+            return (".js", ".html")
+        if self.improved is not None:
+            return (".json", ".png")
+        return ()
+
+    def save_all(self, directory: str | Path, stem: str | None = None) -> list[Path]:
+        """Write every output of this result into ``directory`` (created if needed) as
+        ``{stem}.js`` + ``.html`` (code), ``.glb`` + ``.html`` (model) or ``.json`` +
+        ``.png`` (improve); a failed result writes ``{stem}.error.txt``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = stem or safe_stem(self.label)
+        if not self.ok:
+            path = directory / f"{stem}.error.txt"
+            path.write_text(f"{self.status}: {self.error or ''}\n", encoding="utf-8")
+            return [path]
+        return [self.save(directory / f"{stem}{suffix}") for suffix in self.output_suffixes()]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (bytes as sizes; no events)."""
+        return {
+            "kind": self.kind,
+            "status": self.status,
+            "source": self.source,
+            "task_id": self.task_id,
+            "provider": self.provider,
+            "error": self.error,
+            "error_type": self.error_type,
+            "code_chars": None if self.code is None else len(self.code),
+            "glb_bytes": None if self.glb is None else len(self.glb),
+            "usage": self.usage,
+            "timings": self.timings,
+        }
+
+    def glb_base64(self) -> str | None:
+        """The GLB as base64 text (for embedding), or ``None``."""
+        return None if self.glb is None else base64.b64encode(self.glb).decode("ascii")
+
+
+def safe_stem(name: str) -> str:
+    """A file-name stem made from ``name`` (its stem, unsafe characters replaced)."""
+    stem = Path(name).stem if "." in name else name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "result"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_html(result: Result) -> str:
+    """A small HTML box for a result that did not complete."""
+    return (
+        '<div style="border:1px solid #d33;border-radius:4px;padding:6px 10px;'
+        'font:13px sans-serif;color:#900;background:#fff5f5">'
+        f"<b>{html.escape(result.label)}</b>: {html.escape(result.status)}"
+        f"{': ' + html.escape(result.error) if result.error else ''}</div>"
+    )
