@@ -285,3 +285,27 @@ def test_interrupting_generate_cancels_its_task(bg):
     with pytest.raises(KeyboardInterrupt):
         generate(sketch("interrupt"), provider="per-input", engine=bg)
     assert "running=0 queued=0" in repr(bg.engine)
+
+
+# -- against a running server -------------------------------------------------------------
+
+
+async def test_generate_many_with_a_client_runs_on_the_server(api_url, token):
+    from vibedraw_widget.client import AsyncClient
+
+    client = AsyncClient(api_url.split("vibedraw/api/")[0], token)
+    assert await client.providers()  # the server is up and answering on this loop
+    inputs = [sketch("n=2"), DATA / "ellipse_00.png", sketch()]
+    # The server runs on this loop, so the blocking call goes to a thread.
+    results = await asyncio.to_thread(
+        generate_many, inputs, provider="scripted", client=client, progress=False
+    )
+    assert [r.status for r in results] == ["completed"] * 3, [r.error for r in results]
+    assert all(r.code == "".join(f"// part {i}\n" for i in range(3)) for r in results)
+    assert results[1].source == "ellipse_00.png"
+    model = await asyncio.to_thread(
+        generate, sketch(), kind="model", provider="scripted", client=client
+    )
+    assert model.ok and model.glb[:4] == b"glTF"
+    failed = await asyncio.to_thread(generate, sketch(), provider="nope", client=client)
+    assert failed.status == "failed" and "nope" in failed.error

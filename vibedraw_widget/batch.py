@@ -197,39 +197,40 @@ def local_runner(bg: BackgroundEngine) -> Runner:
 
 
 def client_runner(client: Any) -> Runner:
-    """A runner against a running server through :class:`~vibedraw_widget.client.Client`."""
+    """A runner against a running server through an
+    :class:`~vibedraw_widget.client.AsyncClient` (the blocking ``Client`` gives its ``.aio``)."""
+    aio = getattr(client, "aio", client)
 
     async def run(spec: TaskSpec, result: Result) -> Result:
         submitted = time.time()
-        task_id = await client.submit(
+        task_id = await aio.submit(
             spec.type,
-            sketch=spec.sketch,
+            spec.sketch,
             image=spec.image,
             prompt=spec.prompt,
             provider=spec.provider,
-            threejs_code=spec.threejs_code,
+            **({"threejs_code": spec.threejs_code} if spec.threejs_code else {}),
         )
-        task_id = task_id if isinstance(task_id, str) else task_id["task_id"]
         result.task_id = task_id
         events: list[Any] = []
         first: float | None = None
         try:
-            async for event in client.follow(task_id):
+            async for event in aio.events(task_id):
                 events.append(event)
                 if first is None and event.type in ("delta", "progress"):
                     first = time.time()
                 if event.type == "start":
                     result.provider = event.data.get("provider", result.provider)
         except asyncio.CancelledError:
-            await client.cancel(task_id)
+            await aio.cancel(task_id)
             result.status = "cancelled"
             raise
-        if not events or events[-1].type not in ("complete", "error", "cancelled"):
+        if not events or not events[-1].terminal:
             result.status, result.error = "failed", "the event stream ended without a result"
             return result
         _fill(result, events[-1].data, events)
         if result.ok and result.kind == "model":
-            result.glb = await client.glb(task_id)
+            result.glb = await aio.glb(task_id)
         end = time.time()
         result.timings = {"total": round(end - submitted, 4)}
         if first is not None:
@@ -253,9 +254,16 @@ async def _guarded(runner: Runner, spec: TaskSpec, result: Result) -> Result:
         return result
 
 
-def _runner_for(client: Any, engine: BackgroundEngine | None) -> tuple[BackgroundEngine, Runner]:
+def _runner_for(
+    client: Any, engine: BackgroundEngine | None
+) -> tuple[asyncio.AbstractEventLoop, Runner]:
+    """The loop to run on and the runner: a blocking ``Client`` runs on its own loop
+    thread (its HTTP connections live there), everything else on the engine's."""
+    if client is not None:
+        loop = getattr(client, "_loop", None) or (engine or default_engine()).loop
+        return loop, client_runner(client)
     bg = engine or default_engine()
-    return bg, (client_runner(client) if client is not None else local_runner(bg))
+    return bg.loop, local_runner(bg)
 
 
 # -- public API -----------------------------------------------------------------------
@@ -296,7 +304,7 @@ def generate(
     spec = _spec(prepared, kind, prompt, provider, code, options)
     result = Result(kind=kind, status="pending", source=prepared.source, prompt=prompt)
     result.sketch = prepared.sketch
-    bg, runner = _runner_for(client, engine)
+    loop, runner = _runner_for(client, engine)
     ended = threading.Event()
 
     async def run() -> Result:
@@ -305,7 +313,7 @@ def generate(
         finally:
             ended.set()
 
-    future = asyncio.run_coroutine_threadsafe(run(), bg.loop)
+    future = asyncio.run_coroutine_threadsafe(run(), loop)
     try:
         return _wait(future.result, timeout)
     except BaseException:  # KeyboardInterrupt, timeout: stop the task, not just the wait
@@ -357,7 +365,7 @@ def generate_many(
     bar = _make_bar(progress, len(results), kind)
     done: queue.SimpleQueue[int] = queue.SimpleQueue()
     finished = threading.Event()
-    bg, runner = _runner_for(client, engine)
+    loop, runner = _runner_for(client, engine)
 
     async def run_all() -> None:
         slots = asyncio.Semaphore(concurrency)
@@ -383,7 +391,7 @@ def generate_many(
         if result.status == "failed":  # bad inputs count as done at once
             failed += 1
             _advance(bar, failed)
-    future = asyncio.run_coroutine_threadsafe(run_all(), bg.loop)
+    future = asyncio.run_coroutine_threadsafe(run_all(), loop)
     try:
         pending = sum(spec is not None for spec in specs)
         for _ in range(pending):
