@@ -225,7 +225,7 @@ def test_generate_many_keeps_input_order_and_captures_each_failure(bg, tmp_path)
     ]
     assert [r.code.count("part") if r.ok else None for r in results] == [5, None, None, 1, 1, 3]
     assert results[1].error == "this input was told to fail"
-    assert "no such file" in results[2].error and results[2].source == "#2"
+    assert "no such file" in results[2].error and results[2].source == "missing.json"
     assert results[4].code.startswith("// image")
     assert bar.updates == len(inputs) and bar.postfix == "2 failed" and bar.closed
 

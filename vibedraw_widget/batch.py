@@ -351,7 +351,8 @@ def generate_many(
     results: list[Result] = []
     specs: list[TaskSpec | None] = []
     for index, item in enumerate(items):
-        result = Result(kind=kind, status="pending", source=f"#{index}", prompt=prompt)
+        label = Path(item).name if isinstance(item, Path) else f"#{index}"
+        result = Result(kind=kind, status="pending", source=label, prompt=prompt)
         try:
             prepared = prepare(item, index)
         except (SketchError, OSError) as exc:

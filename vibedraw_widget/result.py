@@ -163,8 +163,12 @@ class Result:
                 raise ValueError(f"{self.label}: no sketch to save")
             path.write_text(json.dumps(sketch), encoding="utf-8")
         elif suffix == ".png":
-            if self.improved_png is None:
+            if self.improved is None:
                 raise ValueError(f"{self.label}: only improve results have a PNG to save")
+            if self.improved_png is None:
+                from .sketch import render_png
+
+                self.improved_png = render_png(self.improved)
             path.write_bytes(self.improved_png)
         else:
             raise ValueError(
