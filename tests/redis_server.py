@@ -133,7 +133,7 @@ def start_worker(
     *,
     log_path: Path,
     concurrency: int = 1,
-    claim_after: float = 1.0,
+    claim_after: float = 30.0,
     grace: float = 5.0,
 ) -> subprocess.Popen[bytes]:
     """A ``vibedraw worker`` subprocess that also knows the ``gated`` test provider."""

@@ -68,7 +68,7 @@ def cluster(tmp_path):
     try:
         for name in ("w1", "w2"):
             workers[name] = start_worker(
-                redis_server.url, name, claim_after=1.0, log_path=tmp_path / f"{name}.log"
+                redis_server.url, name, claim_after=3.0, log_path=tmp_path / f"{name}.log"
             )
             processes.append(workers[name])
         for name in ("a", "b"):

@@ -262,7 +262,8 @@ async def test_a_task_of_a_sigkilled_worker_is_rerun_with_one_terminal_and_no_st
     redis_server, workers
 ):
     url = redis_server.url
-    processes = {name: workers(name) for name in ("w1", "w2")}
+    # claim_after well above any event-loop stall of a loaded machine, yet short
+    processes = {name: workers(name, claim_after=2.0) for name in ("w1", "w2")}
     engine = Engine(settings(url))
     record = await engine.submit(
         TaskSpec("3d", provider="gated", prompt="chunks=4 gate=kill gate_at=2")
