@@ -116,6 +116,16 @@ async def test_fifty_subscribers_each_see_every_event_once_in_order(api_url, aut
         assert events[-1][1] == "complete"
 
 
+async def test_a_reader_that_goes_away_is_released_even_on_a_quiet_task(api_url, auth, engine):
+    task_id = await start(api_url, auth, provider="hanging")
+    log = engine.store._logs[task_id]
+    events = await read_sse(api_url, auth, task_id, stop_after=2)  # then the client hangs up
+    assert [e[1] for e in events] == ["start", "delta"]
+    while log._appended._waiters:  # the server notices the closed connection by itself
+        await asyncio.sleep(0.01)
+    await engine.cancel(task_id)
+
+
 async def test_cancel_ends_the_stream_with_cancelled(api_url, auth):
     task_id = await start(api_url, auth, provider="hanging")
     reader = asyncio.ensure_future(read_sse(api_url, auth, task_id))

@@ -9,6 +9,7 @@ number of readers each see every event exactly once, in order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -33,9 +34,13 @@ class Event:
         """Whether this event ends the log (``complete``, ``error``, ``cancelled``)."""
         return self.type in TERMINAL
 
-    def to_sse(self) -> str:
-        """The event framed for Server-Sent Events (``id``, ``event``, ``data``, blank line)."""
-        return f"id: {self.id}\nevent: {self.type}\ndata: {json.dumps(self.data)}\n\n"
+    @functools.cached_property
+    def sse(self) -> bytes:
+        """The event framed for Server-Sent Events (``id``, ``event``, ``data``, blank line).
+
+        Cached: with many subscribers the same event is framed once, not once per reader.
+        """
+        return f"id: {self.id}\nevent: {self.type}\ndata: {json.dumps(self.data)}\n\n".encode()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: ``{"id", "type", "data"}``."""

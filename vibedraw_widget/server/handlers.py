@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import time
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -168,19 +168,6 @@ class ProvidersHandler(VibeDrawAPIHandler):
         self.finish({"providers": describe_providers(self.engine.settings)})
 
 
-async def _next_or_timeout(
-    events: AsyncIterator[Event], pending: asyncio.Future[Event] | None, timeout: float
-) -> tuple[Event | None, asyncio.Future[Event] | None]:
-    """Wait up to ``timeout`` for the next event without cancelling the reader on timeout
-    (cancelling an async generator mid-await would close it)."""
-    if pending is None:
-        pending = asyncio.ensure_future(events.__anext__())
-    done, _ = await asyncio.wait({pending}, timeout=timeout)
-    if not done:
-        return None, pending
-    return pending.result(), None
-
-
 class SubscribeHandler(VibeDrawAPIHandler):
     """``GET subscribe/{id}``: the task's events as Server-Sent Events (DESIGN §5)."""
 
@@ -198,29 +185,48 @@ class SubscribeHandler(VibeDrawAPIHandler):
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
-        keepalive = self.extensionapp.sse_keepalive_seconds  # type: ignore[attr-defined]
-        events = self.engine.follow(task_id.lower(), after)
-        pending: asyncio.Future[Event] | None = None
+        self.last_write = time.monotonic()
+        self.streaming = asyncio.ensure_future(self._stream(task_id.lower(), after))
+        keepalive = asyncio.ensure_future(self._keepalive())
+        try:
+            with contextlib.suppress(asyncio.CancelledError):  # the client went away
+                await self.streaming
+        finally:
+            keepalive.cancel()
+        if not self.request.connection.stream.closed():  # type: ignore[union-attr]
+            self.finish()
+
+    async def _stream(self, task_id: str, after: int) -> None:
+        events = self.engine.follow(task_id, after)
         try:
             self.write("retry: 3000\n\n")
             await self.flush()
-            while True:
-                try:
-                    event, pending = await _next_or_timeout(events, pending, keepalive)
-                except StopAsyncIteration:
-                    break
-                self.write(event.to_sse() if event else ": keepalive\n\n")
+            async for event in events:
+                self.write(event.sse)
+                self.last_write = time.monotonic()
                 await self.flush()
         except StreamClosedError:
             self.log.debug("SSE reader of %s went away", task_id)
         finally:
-            if pending is not None:
-                pending.cancel()
             await events.aclose()
-        self.finish()
+
+    async def _keepalive(self) -> None:
+        """A comment line after each ``sse_keepalive_seconds`` of silence, so proxies and
+        clients keep the connection; a separate task keeps the event path free of timers."""
+        interval = self.extensionapp.sse_keepalive_seconds  # type: ignore[attr-defined]
+        while True:
+            await asyncio.sleep(max(0.0, self.last_write + interval - time.monotonic()))
+            if time.monotonic() - self.last_write >= interval:
+                self.last_write = time.monotonic()
+                self.write(b": keepalive\n\n")
+                with contextlib.suppress(StreamClosedError):
+                    await self.flush()
 
     def on_connection_close(self) -> None:
-        # The next flush raises StreamClosedError and releases the reader; nothing to do here.
+        # Release the reader now: on a quiet task no write would notice the client left.
+        streaming = getattr(self, "streaming", None)
+        if streaming is not None:
+            streaming.cancel()
         super().on_connection_close()
 
 
