@@ -13,6 +13,7 @@ import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { TransformControls } from "three/examples/jsm/controls/TransformControls.js";
 import { GLTFExporter } from "three/examples/jsm/exporters/GLTFExporter.js";
 import { GLTFLoader } from "three/examples/jsm/loaders/GLTFLoader.js";
+import { instrumentLoops, makeGuard } from "./preview/guard.js";
 
 const BUILD_TIMEOUT_MS = 10000;
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
@@ -37,11 +38,20 @@ function withTimeout(promise, ms, what) {
 /** Build one object description into an Object3D (code is run, GLB parsed). */
 async function buildObject(spec, ctx) {
   if (spec.kind === "glb") {
-    const gltf = await new GLTFLoader().parseAsync(base64ToBuffer(spec.glb), "");
+    const buffer = spec.buffer || base64ToBuffer(spec.glb);
+    const gltf = await new GLTFLoader().parseAsync(buffer, "");
     return gltf.scene;
   }
-  const build = new AsyncFunction("THREE", "ctx", spec.code);
-  const object = await withTimeout(Promise.resolve(build(THREE, ctx)), BUILD_TIMEOUT_MS, "build");
+  // Runaway loops throw instead of freezing the page (the guard of the SketchPad preview).
+  const build = new AsyncFunction("THREE", "ctx", "__vdGuard", instrumentLoops(spec.code));
+  const guard = makeGuard();
+  guard.arm(BUILD_TIMEOUT_MS);
+  let object;
+  try {
+    object = await withTimeout(Promise.resolve(build(THREE, ctx, guard)), BUILD_TIMEOUT_MS, "build");
+  } finally {
+    guard.disarm();
+  }
   if (!(object instanceof THREE.Object3D)) {
     throw new Error("the code must return a THREE.Object3D (DESIGN §7)");
   }
@@ -162,7 +172,7 @@ async function sceneMode() {
     }
     for (const spec of specs) {
       const entry = objects.get(spec.id);
-      const payload = spec.kind === "glb" ? spec.glb : spec.code;
+      const payload = spec.key ?? (spec.kind === "glb" ? spec.glb : spec.code);
       if (entry && entry.payload === payload) {
         applyTransform(entry.object, spec);
         continue;

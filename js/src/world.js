@@ -1,0 +1,153 @@
+// The World widget's front end: a toolbar and the sandboxed scene page (the runtime of
+// js/src/viewer.js in "world" mode, inlined by Python into the `_page` trait).
+// Python → page: objects (code as text, meshes as binary buffers), view, gizmo mode,
+// selection. Page → Python: transforms after a drag, selection, each code object's GLB
+// (exported by GLTFExporter as soon as it is built), errors.
+
+const STYLE = `
+.vd-world { font: 13px system-ui, sans-serif; }
+.vd-world-bar { display: flex; gap: 4px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
+.vd-world-bar button { border: 1px solid #ccc; background: #fff; border-radius: 4px; padding: 2px 8px; cursor: pointer; }
+.vd-world-bar button[aria-pressed="true"] { background: #e3ecff; border-color: #6b8fd6; }
+.vd-world-bar .sep { width: 8px; }
+.vd-world-bar .hint { color: #777; margin-left: 8px; }
+.vd-world iframe { width: 100%; border: 1px solid #ddd; border-radius: 6px; display: block; }
+`;
+
+function bufferOf(view) {
+  if (!view) return null;
+  if (view instanceof ArrayBuffer) return view.slice(0);
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice().buffer;
+}
+
+function render({ model, el }) {
+  const style = document.createElement("style");
+  style.textContent = STYLE;
+  const root = document.createElement("div");
+  root.className = "vd-world";
+  const bar = document.createElement("div");
+  bar.className = "vd-world-bar";
+  const iframe = document.createElement("iframe");
+  iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (DESIGN §7)
+  iframe.setAttribute("title", "vibedraw world");
+  root.append(style, bar, iframe);
+  el.appendChild(root);
+
+  let ready = false;
+  const post = (msg, transfer = []) => {
+    if (ready && iframe.contentWindow) iframe.contentWindow.postMessage(msg, "*", transfer);
+  };
+
+  // Toolbar: view, gizmo mode, download.
+  const buttons = {};
+  function button(label, title, onClick, group, value) {
+    const b = document.createElement("button");
+    b.textContent = label;
+    b.title = title;
+    b.addEventListener("click", onClick);
+    if (group) buttons[`${group}:${value}`] = b;
+    bar.appendChild(b);
+    return b;
+  }
+  const sep = () => bar.appendChild(Object.assign(document.createElement("span"), { className: "sep" }));
+  const setTrait = (name, value) => {
+    model.set(name, value);
+    model.save_changes();
+  };
+  button("Orbit", "orbit view: drag to turn, scroll to zoom", () => setTrait("view", "orbit"), "view", "orbit");
+  button("Walk", "walk view: WASD / arrows to move, drag to look", () => setTrait("view", "walk"), "view", "walk");
+  sep();
+  for (const mode of ["translate", "rotate", "scale"]) {
+    button(mode[0].toUpperCase() + mode.slice(1), `drag the gizmo to ${mode}`, () => setTrait("mode", mode), "mode", mode);
+  }
+  sep();
+  button("Download GLB", "export the whole world as one .glb", () => post({ type: "export", request_id: Date.now() }));
+  const hint = Object.assign(document.createElement("span"), { className: "hint" });
+  bar.appendChild(hint);
+
+  function pressed() {
+    for (const [key, b] of Object.entries(buttons)) {
+      const [group, value] = key.split(":");
+      b.setAttribute("aria-pressed", String(model.get(group) === value));
+    }
+    hint.textContent = model.get("view") === "walk" ? "WASD / arrows to walk, drag to look" : "click an object to select it";
+  }
+
+  function objectsForFrame() {
+    const glbs = model.get("glbs") || {};
+    return (model.get("objects") || []).map((o) =>
+      o.kind === "glb" ? { ...o, key: `glb:${o.id}`, buffer: bufferOf(glbs[o.id]) } : { ...o, key: `code:${o.code}` },
+    );
+  }
+  const sync = (refit = false) => post({ type: "set-objects", objects: objectsForFrame(), refit });
+
+  function download(buffer) {
+    const url = URL.createObjectURL(new Blob([buffer], { type: "model/gltf-binary" }));
+    const a = Object.assign(document.createElement("a"), { href: url, download: "world.glb" });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  function onMessage(event) {
+    if (event.source !== iframe.contentWindow) return; // only our own frame
+    const msg = event.data || {};
+    switch (msg.type) {
+      case "ready":
+        ready = true;
+        sync(true);
+        post({ type: "view", view: model.get("view") });
+        post({ type: "mode", mode: model.get("mode") });
+        break;
+      case "transform":
+        model.send({ type: "transform", id: msg.id, position: msg.position, rotation: msg.rotation, scale: msg.scale });
+        break;
+      case "select":
+        setTrait("selected", msg.id || "");
+        break;
+      case "object-glb":
+        model.send({ type: "object-glb", id: msg.id }, undefined, [msg.buffer]);
+        break;
+      case "world-glb":
+        download(msg.buffer);
+        break;
+      case "error":
+        model.send({ type: "error", message: String(msg.message || "") });
+        break;
+      default:
+        break;
+    }
+  }
+  window.addEventListener("message", onMessage);
+
+  function loadPage() {
+    ready = false;
+    iframe.style.height = `${model.get("height")}px`;
+    iframe.srcdoc = model.get("_page");
+  }
+  const handlers = {
+    "change:objects": () => sync(),
+    "change:glbs": () => sync(),
+    "change:view": () => {
+      pressed();
+      post({ type: "view", view: model.get("view") });
+    },
+    "change:mode": () => {
+      pressed();
+      post({ type: "mode", mode: model.get("mode") });
+    },
+    "change:selected": () => post({ type: "select", id: model.get("selected") }),
+    "change:height": () => (iframe.style.height = `${model.get("height")}px`),
+    "change:_page": loadPage,
+  };
+  for (const [name, fn] of Object.entries(handlers)) model.on(name, fn);
+  pressed();
+  loadPage();
+
+  return () => {
+    window.removeEventListener("message", onMessage);
+    for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
+    root.remove();
+  };
+}
+
+export default { render };
