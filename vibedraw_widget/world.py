@@ -82,7 +82,7 @@ class World(anywidget.AnyWidget):
     >>> world.save("world.glb")                      # doctest: +SKIP
     """
 
-    _esm = traitlets.Any(_esm()).tag(sync=True)
+    _esm = _esm()
     _page = traitlets.Unicode("", help="The sandboxed scene page (runtime inlined).").tag(sync=True)
     objects = traitlets.List(
         traitlets.Dict(),
