@@ -309,3 +309,44 @@ async def test_generate_many_with_a_client_runs_on_the_server(api_url, token):
     assert model.ok and model.glb[:4] == b"glTF"
     failed = await asyncio.to_thread(generate, sketch(), provider="nope", client=client)
     assert failed.status == "failed" and "nope" in failed.error
+
+
+# -- the standalone viewer -----------------------------------------------------------------
+
+
+def test_saved_html_is_a_sandboxed_offline_viewer_that_renders_in_chromium(bg, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    from tests.browser_support import launch_chromium
+    from vibedraw_widget.viewer import RUNTIME, gallery
+
+    if not RUNTIME.is_file():
+        pytest.skip("front-end not built")
+    code = Result(
+        kind="code", status="completed", source="ball", code=(
+            "const m = new THREE.Mesh(new THREE.SphereGeometry(1), "
+            "new THREE.MeshStandardMaterial({ color: 'red' }));\n"
+            "ctx.onFrame((t) => { m.rotation.y = t; });\nreturn m;"
+        ),
+    )  # fmt: skip
+    model = generate(sketch(), kind="model", engine=bg)
+    fragment = code._repr_html_()
+    tag = fragment.split("srcdoc=")[0]
+    assert tag.startswith('<iframe sandbox="allow-scripts" ') and "same-origin" not in tag
+    pages = [code.save(tmp_path / "code.html"), model.save(tmp_path / "model.html")]
+    pages.append(gallery([code, model, Result(kind="code", status="failed", error="boom")]).save(
+        tmp_path / "gallery.html"
+    ))  # fmt: skip
+    requests = []
+    with playwright.sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page()
+        page.on("request", lambda r: requests.append(r.url))
+        for path in pages:
+            page.goto(path.as_uri())
+            page.wait_for_function("document.body.dataset.status !== 'loading'", timeout=30_000)
+            assert page.evaluate("document.body.dataset.status") == "ready", path.name
+            assert "default-src 'none'" in page.content()
+        shown = page.evaluate("window.vibedraw.cells.length")
+        browser.close()
+    assert shown == 2  # the failed result has a cell with its error, no 3D view
+    assert all(url.startswith("file://") for url in requests)  # nothing fetched from a network
