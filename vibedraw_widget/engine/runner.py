@@ -132,13 +132,13 @@ class Engine:
         self.cpu = CpuPool(self.settings.cpu_workers, self.settings.cpu_pool)
         self._slots: asyncio.Semaphore | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._waiting = 0
+        self._waiting: set[str] = set()  # ids of tasks queued for a slot
         self._drops: dict[str, asyncio.TimerHandle] = {}
 
     def __repr__(self) -> str:
         return (
             f"<Engine store={self.settings.store_url} running={len(self._running)} "
-            f"queued={self._waiting} max_concurrent={self.settings.max_concurrent_tasks}>"
+            f"queued={len(self._waiting)} max_concurrent={self.settings.max_concurrent_tasks}>"
         )
 
     # -- public API -----------------------------------------------------------------
@@ -159,15 +159,15 @@ class Engine:
         """Record ``spec`` as a pending task and schedule it. Raises :class:`QueueFull`,
         :class:`~vibedraw_widget.providers.registry.UnknownProvider` or :class:`NotConfigured`."""
         provider = self.provider_for(spec)
-        if self._waiting >= self.settings.max_queued_tasks:
+        if len(self._waiting) >= self.settings.max_queued_tasks:
             raise QueueFull(
-                f"{self._waiting} tasks are already waiting (max_queued_tasks="
+                f"{len(self._waiting)} tasks are already waiting (max_queued_tasks="
                 f"{self.settings.max_queued_tasks}); try again when some finish"
             )
         record = TaskRecord(spec.task_id, spec.type, provider.name)
         await self.store.create(record)
         if self.run_tasks:
-            self._waiting += 1
+            self._waiting.add(spec.task_id)
             task = asyncio.get_running_loop().create_task(self._queued(spec, provider))
             self._running[spec.task_id] = task
         else:
@@ -193,7 +193,7 @@ class Engine:
         Cancelling a finished task changes nothing and returns its record.
         """
         record = await self.get(task_id)
-        task = self._running.get(task_id)
+        task = self._running.pop(task_id, None)
         if task is not None:
             task.cancel()
             try:
@@ -201,6 +201,9 @@ class Engine:
             except asyncio.CancelledError:
                 if not task.cancelled():  # it is *our* caller being cancelled
                     raise
+            # A task cancelled before its first step never ran its own clean-up.
+            self._waiting.discard(task_id)
+            await self._finish(task_id, "cancelled", {})
         elif not record.done and hasattr(self.store, "request_cancel"):
             await self.store.request_cancel(task_id)
         return await self.get(task_id)
@@ -232,7 +235,7 @@ class Engine:
             try:
                 await self._slots.acquire()
             finally:
-                self._waiting -= 1
+                self._waiting.discard(spec.task_id)
             try:
                 await self._run(spec, provider)
             finally:

@@ -1,0 +1,123 @@
+"""The engine on its own (no Jupyter): logs, terminal events, queueing, retention, plug-ins."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from tests.providers_for_tests import release, tiny_glb
+from vibedraw_widget.engine import Engine, EventLog, TaskSpec
+from vibedraw_widget.engine.events import LogClosed
+from vibedraw_widget.providers import registry
+from vibedraw_widget.settings import Settings
+
+
+def spec(provider="scripted", prompt="", kind="3d"):
+    return TaskSpec(kind, provider=provider, sketch={"strokes": []}, prompt=prompt)
+
+
+async def events_of(engine, task_id, after=0):
+    return [event async for event in engine.follow(task_id, after)]
+
+
+async def test_readers_starting_anywhere_get_the_replay_then_live_events():
+    log = EventLog()
+    log.append("start", {})
+    early = asyncio.ensure_future(_collect(log.follow(0)))
+    late = asyncio.ensure_future(_collect(log.follow(1)))
+    await asyncio.sleep(0)  # both readers are now parked on the log
+    for i in range(3):
+        log.append("delta", {"text": str(i)})
+    log.append("complete", {})
+    assert [e.id for e in await early] == [1, 2, 3, 4, 5]
+    assert [e.id for e in await late] == [2, 3, 4, 5]
+    with pytest.raises(LogClosed):
+        log.append("delta", {"text": "too late"})
+
+
+async def _collect(agen):
+    return [item async for item in agen]
+
+
+async def test_exactly_one_terminal_event_when_cancel_races_the_end():
+    engine = Engine(Settings(cpu_pool="thread"))
+    record = await engine.submit(spec(prompt="wait n=2"))
+    release(record.task_id)
+    await engine.cancel(record.task_id)  # may land before or after the provider finished
+    events = await events_of(engine, record.task_id)
+    assert sum(e.terminal for e in events) == 1 and events[-1].terminal
+    await engine.close()
+
+
+async def test_cancelling_a_queued_task_ends_it_without_running_it():
+    engine = Engine(Settings(max_concurrent_tasks=1, cpu_pool="thread"))
+    running = await engine.submit(spec("hanging"))
+    queued = await engine.submit(spec("scripted"))
+    await engine.cancel(queued.task_id)
+    assert [e.type for e in await events_of(engine, queued.task_id)] == ["cancelled"]
+    assert (await engine.get(running.task_id)).status == "running"
+    await engine.close()
+    assert (await engine.get(running.task_id)).status == "cancelled"
+
+
+async def test_finished_tasks_are_dropped_after_retention_seconds():
+    engine = Engine(Settings(retention_seconds=0.05, cpu_pool="thread"))
+    record = await engine.submit(spec())
+    await events_of(engine, record.task_id)
+    assert await engine.store.get(record.task_id) is not None
+    while await engine.store.get(record.task_id) is not None:
+        await asyncio.sleep(0.01)  # waiting for the retention timer to fire
+    assert len(engine.store) == 0
+    await engine.close()
+
+
+async def test_cpu_work_runs_in_another_process():
+    engine = Engine(Settings(cpu_pool="process", cpu_workers=1))
+    glb = await engine.cpu.run(tiny_glb, 2.0)
+    pid = await engine.cpu.run(_pid)
+    assert glb[:4] == b"glTF" and pid != _pid()
+    await engine.close()
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_third_party_providers_are_found_through_the_entry_point_group(tmp_path, monkeypatch):
+    info = tmp_path / "vibedraw_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vibedraw-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[vibedraw_widget.providers]\nshout = tests.providers_for_tests:ScriptedCode\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.provider_classes.cache_clear()
+    assert ("code", "scripted") in registry.provider_classes()
+    provider = registry.get_provider("code", "scripted", Settings())
+    assert type(provider).__module__ == "tests.providers_for_tests"
+    assert any(ep.name == "shout" for ep in _group())
+
+
+def _group():
+    from importlib.metadata import entry_points
+
+    return entry_points(group=registry.ENTRY_POINT_GROUP)
+
+
+def test_unknown_providers_are_named_with_the_known_ones():
+    with pytest.raises(registry.UnknownProvider, match="known: .*local"):
+        registry.get_provider("code", "nope", Settings())
+
+
+async def test_the_background_engine_serves_callers_on_any_loop():
+    from vibedraw_widget.engine.background import BackgroundEngine
+
+    bg = BackgroundEngine(Settings(cpu_pool="thread"))
+    record = bg.submit(spec(prompt="n=3"))
+    events = await bg.collect(record.task_id)
+    assert [e.type for e in events] == ["start", "delta", "delta", "delta", "complete"]
+    assert sys.getrefcount(bg) > 0
