@@ -2,7 +2,8 @@
 //   1. the preview runtime (three.js + OrbitControls/GLTFLoader/GLTFExporter + runner) as
 //      an IIFE string, inlined into the sandboxed frame's srcdoc (virtual:preview-runtime);
 //   2. sketchpad.js (+ sketchpad.css), the anywidget ESM entry;
-//   3. world.js, when js/src/world.js exists.
+//   3. world.js (the World widget) and viewer.js (the standalone offline viewer that
+//      Result.save(".html"), the gallery and World inline: an IIFE, not a module).
 // `node build.mjs --watch` rebuilds on change (use with ANYWIDGET_HMR=1).
 import * as esbuild from "esbuild";
 import { existsSync, mkdirSync, statSync } from "node:fs";
@@ -52,16 +53,19 @@ const runtimePlugin = {
   },
 };
 
-const entries = [["sketchpad", "src/sketchpad.js"]];
-if (existsSync(join(here, "src/world.js"))) entries.push(["world", "src/world.js"]);
+const entries = [
+  ["sketchpad", "src/sketchpad.js", "esm"],
+  ["world", "src/world.js", "esm"],
+  ["viewer", "src/viewer.js", "iife"],
+].filter(([, src]) => existsSync(join(here, src)));
 
 const contexts = [];
-for (const [name, src] of entries) {
+for (const [name, src, format] of entries) {
   const options = {
     ...common,
     entryPoints: { [name]: join(here, src) },
     outdir,
-    format: "esm",
+    format,
     plugins: [runtimePlugin],
     loader: { ".css": "css" },
   };

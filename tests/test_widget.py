@@ -255,3 +255,18 @@ def test_png_starting_point_is_traced(engine):
     png = render_png({"strokes": [STROKE], "width": 200, "height": 120})
     pad = SketchPad(io.BytesIO(png).getvalue(), engine=engine)
     assert pad.sketch["width"] == 200 and pad.sketch["strokes"]
+
+
+def test_a_re_run_announced_by_a_retry_event_voids_the_earlier_attempts_text(pad):
+    from vibedraw_widget.engine import Event
+
+    pad.task_id, pad.task_type = "t-1", "3d"
+    for event in [
+        Event(1, "start", {"attempt": 1}),
+        Event(2, "delta", {"text": "stale;", "attempt": 1}),
+        Event(3, "progress", {"stage": "retry", "attempt": 2, "progress": 0.0}),
+        Event(4, "start", {"attempt": 2}),
+        Event(5, "delta", {"text": "fresh;", "attempt": 2}),
+    ]:
+        pad._apply("t-1", event)
+    assert pad.code == "fresh;"

@@ -1,11 +1,85 @@
-"""vibedraw_widget: sketch in a notebook, get 3D."""
+"""vibedraw_widget: sketch in a notebook, get 3D.
+
+The public API, re-exported. Names are imported on first use, so that the server
+extension and the CLI start without loading the widget, numpy or three.js bundles.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .settings import Settings
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
+if TYPE_CHECKING:
+    from .batch import generate, generate_many
+    from .client import AsyncClient, Client, VibeDrawError
+    from .engine import Engine, Event, TaskSpec
+    from .improve import improve_sketch
+    from .inflate import meshes_to_glb, sketch_to_meshes
+    from .recognize import Shape, recognize
+    from .result import GenerationCancelled, GenerationError, Result
+    from .viewer import gallery
+    from .widget import SketchPad
+    from .world import World
+
 __version__ = "0.1.0"
 
-__all__ = ["Settings", "Sketch", "SketchError", "render_png", "validate_sketch"]
+_LAZY = {
+    "AsyncClient": "client",
+    "Client": "client",
+    "Engine": "engine",
+    "Event": "engine",
+    "GenerationCancelled": "result",
+    "GenerationError": "result",
+    "Result": "result",
+    "Shape": "recognize",
+    "SketchPad": "widget",
+    "TaskSpec": "engine",
+    "VibeDrawError": "client",
+    "World": "world",
+    "gallery": "viewer",
+    "generate": "batch",
+    "generate_many": "batch",
+    "improve_sketch": "improve",
+    "meshes_to_glb": "inflate",
+    "recognize": "recognize",
+    "sketch_to_meshes": "inflate",
+}
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "Engine",
+    "Event",
+    "GenerationCancelled",
+    "GenerationError",
+    "Result",
+    "Settings",
+    "Shape",
+    "Sketch",
+    "SketchError",
+    "SketchPad",
+    "TaskSpec",
+    "VibeDrawError",
+    "World",
+    "gallery",
+    "generate",
+    "generate_many",
+    "improve_sketch",
+    "meshes_to_glb",
+    "recognize",
+    "render_png",
+    "sketch_to_meshes",
+    "validate_sketch",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, object]]:

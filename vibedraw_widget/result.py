@@ -25,11 +25,21 @@ TASK_TYPE = {"code": "3d", "model": "model", "improve": "improve", "edit": "edit
 
 
 class GenerationError(RuntimeError):
-    """A generation that did not complete; carries its :class:`Result`."""
+    """A generation that ended with an ``error`` (or ``cancelled``) event.
 
-    def __init__(self, result: Result) -> None:
-        super().__init__(f"{result.label}: {result.status}: {result.error or 'no result'}")
+    ``data`` is the terminal event's data; ``result`` the :class:`Result`, when there is one.
+    """
+
+    def __init__(
+        self, message: str, data: dict[str, Any] | None = None, result: Result | None = None
+    ) -> None:
+        super().__init__(message)
+        self.data = data or {}
         self.result = result
+
+
+class GenerationCancelled(GenerationError):
+    """The generation was cancelled."""
 
 
 @dataclass(repr=False, eq=False)
@@ -78,7 +88,9 @@ class Result:
     def raise_for_status(self) -> Result:
         """Return ``self`` if completed, else raise :class:`GenerationError`."""
         if not self.ok:
-            raise GenerationError(self)
+            error = GenerationCancelled if self.status == "cancelled" else GenerationError
+            message = f"{self.label}: {self.status}: {self.error or 'no result'}"
+            raise error(message, {"error": self.error, "status": self.status}, self)
         return self
 
     def __repr__(self) -> str:

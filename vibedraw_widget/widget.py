@@ -25,6 +25,7 @@ import traitlets
 from .engine.background import BackgroundEngine, default_engine
 from .engine.events import Event
 from .engine.tasks import TaskSpec
+from .result import GenerationCancelled, GenerationError
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
 STATIC = Path(__file__).parent / "static"
@@ -56,18 +57,6 @@ def check_bundle(name: str = "sketchpad.js") -> Path:
     if not path.is_file():
         raise FileNotFoundError(MISSING_BUNDLE.format(path=path))
     return path
-
-
-class GenerationError(RuntimeError):
-    """A task ended with an ``error`` (or ``cancelled``) event; the message says why."""
-
-    def __init__(self, message: str, data: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.data = data
-
-
-class GenerationCancelled(GenerationError):
-    """The task was cancelled."""
 
 
 class PadTask:
@@ -372,6 +361,8 @@ class SketchPad(anywidget.AnyWidget):
                     self.status = "running"
                     self.progress = float(data.get("progress", 0.0))
                     self.message = data.get("message") or data.get("stage", "")
+                    if data.get("stage") == "retry" and code_task:
+                        self.code = ""  # a re-run: the earlier attempt's text is void
                 elif event.type == "delta":
                     self.status = "running"
                     if code_task:

@@ -79,6 +79,8 @@ export function reduceEvent(state, event) {
         progress: Number(d.progress) || 0,
         message: d.message || d.stage || "",
       });
+      // A worker re-runs the task (Redis store): the earlier attempt's text is void.
+      if (d.stage === "retry" && codeTask) patch.code = "";
       break;
     case "delta":
       if (codeTask) patch.code = (state.code || "") + (d.text || "");

@@ -176,6 +176,19 @@ test("reduceEvent folds a code task: deltas grow the code, complete sets the run
   assert.equal(state.result_kind, "code");
 });
 
+test("reduceEvent: a worker's re-run (progress stage retry) voids the earlier attempt's text", () => {
+  let state = { code: "", task_type: "3d", last_event_id: 0 };
+  const events = [
+    { id: 1, type: "start", data: { attempt: 1 } },
+    { id: 2, type: "delta", data: { text: "stale;", attempt: 1 } },
+    { id: 3, type: "progress", data: { stage: "retry", attempt: 2, progress: 0 } },
+    { id: 4, type: "start", data: { attempt: 2 } },
+    { id: 5, type: "delta", data: { text: "fresh;", attempt: 2 } },
+  ];
+  for (const e of events) state = { ...state, ...reduceEvent(state, e) };
+  assert.equal(state.code, "fresh;");
+});
+
 test("reduceEvent: errors keep their message; improve replaces the sketch; model tasks keep the code", () => {
   const err = reduceEvent({ task_type: "3d" }, { id: 2, type: "error", data: { error: "boom", error_type: "X" } });
   assert.equal(err.status, "failed");
