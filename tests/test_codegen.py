@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import FakeTaskContext
 from vibedraw_widget.codegen import SCENE_MARKER, generate_chunks, generate_code, scene_from_code
 from vibedraw_widget.providers.base import Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
@@ -23,21 +24,6 @@ DATA = ROOT / "tests" / "data"
 RUNNER = ROOT / "tests" / "js" / "run_three.mjs"
 THREE = ROOT / "js" / "node_modules" / "three" / "build" / "three.module.js"
 LABELS = json.loads((DATA / "labels.json").read_text())
-
-
-class FakeContext:
-    """What the engine gives a provider, without an engine."""
-
-    def __init__(self) -> None:
-        self.task_id = "test-task"
-        self.result: dict = {}
-        self.progress_events: list[tuple[str, float, str]] = []
-
-    def progress(self, stage: str, progress: float, message: str = "") -> None:
-        self.progress_events.append((stage, progress, message))
-
-    async def run_cpu(self, fn, *args):
-        return fn(*args)
 
 
 def _sketch(name: str) -> dict:
@@ -174,7 +160,7 @@ def test_edited_scenes_still_run_in_three():
 
 async def test_provider_streams_the_code_part_by_part():
     provider = LocalCodeProvider()
-    ctx = FakeContext()
+    ctx = FakeTaskContext()
     request = Request(type="3d", sketch=_sketch("scene_house_00"), prompt="")
     chunks = [chunk async for chunk in provider.stream_code(request, ctx)]
     assert len(chunks) >= 4  # header, walls, roof, footer (+ scene line)
@@ -189,7 +175,7 @@ async def test_provider_streams_the_code_part_by_part():
 async def test_provider_traces_an_image_only_request():
     provider = LocalCodeProvider()
     request = Request(type="3d", image=(DATA / "scene_tree_00.png").read_bytes(), prompt="a tree")
-    ctx = FakeContext()
+    ctx = FakeTaskContext()
     code = "".join([c async for c in provider.stream_code(request, ctx)])
     assert [p["role"] for p in scene_from_code(code)["parts"]] == ["crown", "trunk"]
 

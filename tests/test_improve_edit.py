@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.fakes import FakeTaskContext
 from vibedraw_widget.codegen import generate_code, scene_from_code
 from vibedraw_widget.improve import improve_sketch
 from vibedraw_widget.providers.base import ProviderError, Request
@@ -22,21 +23,6 @@ from vibedraw_widget.scene import COLORS, EditNotUnderstood, apply_edit, build_s
 from vibedraw_widget.sketch import validate_sketch
 
 DATA = Path(__file__).parent / "data"
-
-
-class FakeContext:
-    """What the engine gives a provider, without an engine."""
-
-    def __init__(self) -> None:
-        self.task_id = "test-task"
-        self.result: dict = {}
-        self.progress_events: list[tuple[str, float, str]] = []
-
-    def progress(self, stage: str, progress: float, message: str = "") -> None:
-        self.progress_events.append((stage, progress, message))
-
-    async def run_cpu(self, fn, *args):
-        return fn(*args)
 
 
 def _sketch(name: str) -> dict:
@@ -89,7 +75,7 @@ def test_improved_line_is_two_points():
 
 
 async def test_provider_improve_returns_sketch_and_png():
-    ctx = FakeContext()
+    ctx = FakeTaskContext()
     out = await LocalCodeProvider().improve(
         Request(type="improve", sketch=_sketch("triangle_02")), ctx
     )
@@ -166,7 +152,7 @@ def test_edit_not_understood_is_an_error_that_lists_what_is(prompt):
 
 async def test_provider_edits_its_own_code():
     provider = LocalCodeProvider()
-    ctx = FakeContext()
+    ctx = FakeTaskContext()
     made = "".join(
         [
             c
@@ -176,7 +162,7 @@ async def test_provider_edits_its_own_code():
         ]
     )
     edit = Request(type="edit", threejs_code=made, prompt="add a hat, make the head blue")
-    ctx = FakeContext()
+    ctx = FakeTaskContext()
     code = "".join([c async for c in provider.stream_code(edit, ctx)])
     scene = scene_from_code(code)
     assert "hat" in {p["name"] for p in scene["parts"]}
@@ -191,18 +177,18 @@ async def test_provider_edit_errors_instead_of_ignoring():
         _ = [
             c
             async for c in provider.stream_code(
-                Request(type="edit", threejs_code=code, prompt="make it dance"), FakeContext()
+                Request(type="edit", threejs_code=code, prompt="make it dance"), FakeTaskContext()
             )
         ]
     assert err.value.error_type == "EditNotUnderstood" and "make it dance" in str(err.value)
     foreign = Request(type="edit", threejs_code="return new THREE.Mesh();", prompt="make it red")
     with pytest.raises(ProviderError, match="vibedraw-scene"):
-        _ = [c async for c in provider.stream_code(foreign, FakeContext())]
+        _ = [c async for c in provider.stream_code(foreign, FakeTaskContext())]
 
 
 async def test_provider_edit_accepts_a_scene_description():
     provider = LocalCodeProvider()
     scene = _scene("rectangle_00")
     request = Request(type="edit", threejs_code=json.dumps(scene), prompt="rotate 30 degrees")
-    code = "".join([c async for c in provider.stream_code(request, FakeContext())])
+    code = "".join([c async for c in provider.stream_code(request, FakeTaskContext())])
     assert "root.rotation.set(0, " + f"{math.radians(30):.3f}".rstrip("0") in code

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -46,7 +48,7 @@ class CpuPool:
                     # spawn: forking a process that runs tornado and threads is unsafe.
                     context = multiprocessing.get_context("spawn")
                     self._pool = concurrent.futures.ProcessPoolExecutor(
-                        self.workers, mp_context=context
+                        self.workers, mp_context=context, initializer=_yield_cpu
                     )
             return self._pool
 
@@ -64,6 +66,13 @@ class CpuPool:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _yield_cpu() -> None:
+    """Run pool workers at a lower priority: when cores are scarce, the process serving
+    streams and the notebook UI gets the CPU first and meshing takes what is left."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
 
 
 class _Context:
