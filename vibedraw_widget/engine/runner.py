@@ -52,6 +52,13 @@ class CpuPool:
                     )
             return self._pool
 
+    def warm(self) -> None:
+        """Start the workers now and import the geometry modules there, so that the first
+        task does not pay for process start-up (about a second) on its first delta."""
+        if self.kind == "process":
+            for _ in range(self.workers):
+                self.executor().submit(_import_geometry)
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         try:
@@ -73,6 +80,11 @@ def _yield_cpu() -> None:
     streams and the notebook UI gets the CPU first and meshing takes what is left."""
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)
+
+
+def _import_geometry() -> None:
+    import vibedraw_widget.inflate  # noqa: F401
+    import vibedraw_widget.recognize  # noqa: F401
 
 
 class _Context:

@@ -59,7 +59,7 @@ class LocalCodeProvider(CodeProvider):
             ctx.progress("edit", 0.5, "; ".join(done))
         else:
             sketch = await self._sketch(request, ctx)
-            shapes = recognize(sketch)
+            shapes = await ctx.run_cpu(recognize, sketch)  # numpy fitting: off the event loop
             ctx.progress(
                 "recognize", 0.3, f"{len(shapes)} shapes: " + ", ".join(s.kind for s in shapes)
             )
@@ -95,7 +95,7 @@ class LocalCodeProvider(CodeProvider):
                     scene = None
         if scene is None and (request.sketch is not None or request.image is not None):
             sketch = await self._sketch(request, ctx)
-            shapes = recognize(sketch)
+            shapes = await ctx.run_cpu(recognize, sketch)
             if not shapes:
                 raise ProviderError("the sketch has no strokes to build from", "ValueError")
             scene = build_scene(shapes, " ".join(t["text"] for t in sketch.get("texts", [])))
@@ -115,4 +115,4 @@ class LocalCodeProvider(CodeProvider):
         """The sketch redrawn clean, with its PNG."""
         sketch = await self._sketch(request, ctx)
         ctx.progress("improve", 0.5, "redrawing the recognised shapes")
-        return improve_drawing(sketch)
+        return await ctx.run_cpu(improve_drawing, sketch)

@@ -87,6 +87,8 @@ class VibeDraw(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self.engine = Engine(self.settings_from_config(), run_tasks=self.run_tasks)
+        if self.engine.run_tasks:
+            self.engine.cpu.warm()
         self.log.info("vibedraw: %r", self.engine)
 
     def initialize_handlers(self) -> None:
