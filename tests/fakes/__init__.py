@@ -77,7 +77,7 @@ class Response:
 
     async def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Answer with a complete body (``Content-Length`` framing)."""
-        self._stop_watching()
+        await self._stop_watching()
         head = {"content-length": str(len(body)), **(headers or {})}
         self._writer.write(self._head(status, head) + body)
         await self._writer.drain()
@@ -122,13 +122,13 @@ class Response:
 
     async def end(self) -> None:
         """Finish a chunked answer properly."""
-        self._stop_watching()
+        await self._stop_watching()
         self._writer.write(b"0\r\n\r\n")
         await self._writer.drain()
 
     async def drop(self) -> None:
         """Close the connection in the middle of the answer (a network failure)."""
-        self._stop_watching()
+        await self._stop_watching()
         self.keep_alive = False
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
@@ -143,9 +143,13 @@ class Response:
         self.keep_alive = False
         self._request.disconnected.set()
 
-    def _stop_watching(self) -> None:
+    async def _stop_watching(self) -> None:
+        # Wait for the cancelled read to let go of the reader: the connection's next
+        # request is read right after this answer, and a StreamReader takes one reader.
         if self._eof is not None:
             self._eof.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._eof
             self._eof = None
 
     @staticmethod

@@ -24,8 +24,10 @@ body the SDK sent). With ``api_key=`` set, requests without that key (``x-api-ke
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +63,10 @@ class StreamReply:
     drop_after: int | None = None
     hold_after: int | None = None
     pings: bool = True
+    pace: float = 0.0
+    """Seconds between deltas (benchmarks: a model's token rate)."""
+    stamp: bool = False
+    """Send each delta's text as the wall-clock time (ns) it left the fake (benchmarks)."""
 
 
 @dataclass
@@ -211,12 +217,17 @@ class FakeAnthropic(FakeHTTPServer):
         for i, text in enumerate(reply.deltas):
             if await self._interrupt(response, reply, i, event):
                 return
+            if reply.pace and i:
+                await asyncio.sleep(reply.pace)  # pacing the stream like a model's token rate
             await event(
                 "content_block_delta",
                 {
                     "type": "content_block_delta",
                     "index": 0,
-                    "delta": {"type": "text_delta", "text": text},
+                    "delta": {
+                        "type": "text_delta",
+                        "text": f"{time.time_ns()}\n" if reply.stamp else text,
+                    },
                 },
             )
         if await self._interrupt(response, reply, len(reply.deltas), event):
