@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import httpx
@@ -186,6 +187,11 @@ async def test_a_body_over_max_upload_bytes_answers_413(api_url, auth):
     assert "max_upload_bytes" in response.json()["message"]
 
 
+# A PNG header claiming 100000 x 100000 pixels: refused before anything is decoded.
+HUGE_PNG = base64.b64encode(
+    b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (100_000).to_bytes(4, "big") * 2 + b"\x08\x06"
+)
+
 BAD_BODIES = [
     ("queue/3d", b"not json", "body"),
     ("queue/3d", b"[1, 2]", "body"),
@@ -197,6 +203,7 @@ BAD_BODIES = [
     ("queue/3d", b'{"sketch": {"strokes": [{"points": [[1, 2]], "color": "red"}]}}', "color"),
     ("queue/3d", b'{"image_base64": "%%%notbase64"}', "image_base64"),
     ("queue/3d", b'{"image_base64": "aGVsbG8gd29ybGQ="}', "image_base64"),
+    ("queue/3d", b'{"image_base64": "%s"}' % HUGE_PNG, "image_base64"),
     ("queue/3d", b'{"sketch": {}, "prompt": 7}', "prompt"),
     ("queue/3d", b'{"sketch": {}, "provider": "nope"}', "provider"),
     ("queue/3d", b'{"sketch": {}, "task_id": "../../etc"}', "task_id"),
