@@ -309,6 +309,16 @@ async def test_generate_many_with_a_client_runs_on_the_server(api_url, token):
     assert model.ok and model.glb[:4] == b"glTF"
     failed = await asyncio.to_thread(generate, sketch(), provider="nope", client=client)
     assert failed.status == "failed" and "nope" in failed.error
+    # options= reaches the server (which checks them) as it reaches the in-process engine
+    for kind, options, field in [
+        ("code", {"max_tokens": 0}, "max_tokens"),
+        ("model", {"detail": 100}, "detail"),
+        ("model", {"seed": -1}, "seed"),
+    ]:
+        refused = await asyncio.to_thread(
+            generate, sketch(), kind=kind, provider="scripted", client=client, options=options
+        )
+        assert refused.status == "failed" and field in refused.error, refused.error
 
 
 # -- the standalone viewer -----------------------------------------------------------------

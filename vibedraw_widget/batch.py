@@ -203,13 +203,22 @@ def client_runner(client: Any) -> Runner:
 
     async def run(spec: TaskSpec, result: Result) -> Result:
         submitted = time.time()
+        # The options go in the body, where the server reads max_tokens, detail, scene …;
+        # a model task's Trellis knobs (seed, steps) are read from its `input`.
+        fields: dict[str, Any] = dict(spec.options)
+        if spec.type == "model":
+            fields["input"] = dict(spec.options)
+        if spec.threejs_code:
+            fields["threejs_code"] = spec.threejs_code
+        if spec.error:
+            fields["error"] = spec.error
         task_id = await aio.submit(
             spec.type,
             spec.sketch,
             image=spec.image,
             prompt=spec.prompt,
             provider=spec.provider,
-            **({"threejs_code": spec.threejs_code} if spec.threejs_code else {}),
+            **fields,
         )
         result.task_id = task_id
         events: list[Any] = []

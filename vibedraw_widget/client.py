@@ -101,7 +101,8 @@ class AsyncClient:
     ) -> str:
         """Start a task and return its id. ``kind``: ``3d``/``code``, ``edit``, ``improve``
         or ``model``; ``sketch`` anything :meth:`Sketch.from_any` takes; extra ``fields``
-        go into the body as they are (``threejs_code``, ``error``, ``max_tokens`` …)."""
+        go into the body as they are (``threejs_code``, ``error``, ``max_tokens`` …; for a
+        model, ``input={"seed": …}`` joins the image in the Trellis-shaped ``input``)."""
         body: dict[str, Any] = {"prompt": prompt, **fields}
         if provider:
             body["provider"] = provider
@@ -109,7 +110,7 @@ class AsyncClient:
             body["sketch"] = Sketch.from_any(sketch).to_dict()
         encoded = base64.b64encode(image).decode() if image else None
         if kind == "model":
-            body["input"] = {"image": encoded} if encoded else {}
+            body["input"] = {**body.get("input", {}), **({"image": encoded} if encoded else {})}
             body["task_type"] = "image-to-3d"
             response = await self._request("POST", "trellis/task", json=body)
             return response.json()["data"]["task_id"]
