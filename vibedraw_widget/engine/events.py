@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL = frozenset({"complete", "error", "cancelled"})
+FINAL_STATUS = {"complete": "completed", "error": "failed", "cancelled": "cancelled"}
+"""The task status each terminal event sets."""
+TERMINAL = frozenset(FINAL_STATUS)
 EVENT_TYPES = frozenset({"start", "progress", "delta"}) | TERMINAL
 
 

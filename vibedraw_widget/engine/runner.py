@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from ..providers.base import CodeProvider, ModelProvider, NotConfigured, Provider, ProviderError
 from ..providers.registry import get_provider
 from ..settings import Settings
-from .events import Event, LogClosed
+from .events import FINAL_STATUS, Event, LogClosed
 from .store import TaskStore, open_store
 from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask, kind_of
 
@@ -324,7 +324,7 @@ class Engine:
         return result
 
     async def _finish(self, task_id: str, event: str, data: dict[str, Any]) -> None:
-        status = {"complete": "completed", "error": "failed", "cancelled": "cancelled"}[event]
+        status = FINAL_STATUS[event]
         payload = {**data, "status": "error" if event == "error" else status, "task_id": task_id}
         try:
             await self.store.append(task_id, event, payload)

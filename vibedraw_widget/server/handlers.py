@@ -25,6 +25,7 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..engine import Engine, Event, QueueFull, TaskSpec, UnknownTask, valid_task_id
+from ..engine.events import FINAL_STATUS
 from ..providers.base import NotConfigured, ProviderError
 from ..providers.registry import UnknownProvider, describe_providers
 from .parsing import BadRequest, parse_body, queue_spec, trellis_spec
@@ -230,13 +231,7 @@ class SubscribeHandler(VibeDrawAPIHandler):
         super().on_connection_close()
 
 
-WS_STATUS = {
-    "start": "processing",
-    "progress": "processing",
-    "complete": "completed",
-    "error": "failed",
-    "cancelled": "cancelled",
-}
+WS_STATUS = {"start": "processing", "progress": "processing", **FINAL_STATUS}
 
 
 class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
