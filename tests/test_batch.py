@@ -303,6 +303,8 @@ async def test_generate_many_with_a_client_runs_on_the_server(api_url, token):
     assert [r.status for r in results] == ["completed"] * 3, [r.error for r in results]
     assert all(r.code == "".join(f"// part {i}\n" for i in range(3)) for r in results)
     assert results[1].source == "ellipse_00.png"
+    timings = results[0].timings  # read on this side, from the arrival of `start`
+    assert 0 <= timings["first_output"] <= timings["run"] <= timings["total"]
     model = await asyncio.to_thread(
         generate, sketch(), kind="model", provider="scripted", client=client
     )

@@ -19,12 +19,13 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from .engine.background import BackgroundEngine, default_engine
+from .engine.events import FINAL_STATUS, Event
 from .engine.tasks import TaskSpec
 from .result import KINDS, TASK_TYPE, Result
 from .sketch import Sketch, SketchError, decode_png, parse_json, validate_sketch
@@ -133,31 +134,63 @@ Runner = Callable[[TaskSpec, Result], Awaitable[Result]]
 """Runs a spec to its end and fills the result (on the engine's loop)."""
 
 
-def _fill(result: Result, terminal: dict[str, Any], events: list[Any]) -> None:
+def _fill(result: Result, terminal: Event) -> None:
     """Copy a terminal event's data into ``result``."""
-    status = terminal.get("status")
-    result.status = {"completed": "completed", "error": "failed"}.get(status or "", "cancelled")
-    result.events = events
+    data = terminal.data
+    result.status = FINAL_STATUS[terminal.type]
     if result.status == "completed":
-        result.provider = terminal.get("model", result.provider)
-        result.usage = dict(terminal.get("usage") or {})
-        result.content = terminal.get("content")
-        result.code = terminal.get("code")
+        result.provider = data.get("model", result.provider)
+        result.usage = dict(data.get("usage") or {})
+        result.content = data.get("content")
+        result.code = data.get("code")
         if result.kind == "improve":
             result.code = None
-            result.improved = terminal.get("sketch")
-            image = terminal.get("image_base64")
+            result.improved = data.get("sketch")
+            image = data.get("image_base64")
             result.improved_png = decode_png(image) if image else None
     elif result.status == "failed":
-        result.error = terminal.get("error") or "failed"
-        result.error_type = terminal.get("error_type")
+        result.error = data.get("error") or "failed"
+        result.error_type = data.get("error_type")
 
 
-def _first_output_time(events: list[Any]) -> float | None:
-    for event in events:
-        if event.type in ("delta", "progress"):
-            return getattr(event, "time", None)
-    return None
+async def _follow(
+    result: Result,
+    events: AsyncIterator[Event],
+    cancel: Callable[[], Awaitable[Any]],
+    glb: Callable[[], Awaitable[bytes | None]],
+) -> None:
+    """Follow a submitted task to its end, wherever it runs: keep its events, fill
+    ``result`` from the terminal one, fetch a model's GLB."""
+    result.events = []
+    try:
+        async for event in events:
+            result.events.append(event)
+    except asyncio.CancelledError:
+        # Interrupted: stop the task itself, not just our interest in it.
+        await cancel()
+        result.status = "cancelled"
+        raise
+    if not result.events or not result.events[-1].terminal:
+        result.status, result.error = "failed", "the event stream ended without a result"
+        return
+    _fill(result, result.events[-1])
+    if result.ok and result.kind == "model":
+        result.glb = await glb()
+
+
+def _timings(
+    events: list[Event], submitted: float, end: float, started: float | None, created: float | None
+) -> dict[str, float]:
+    """``Result.timings`` from the task's clock readings (``None`` where unknown)."""
+    timings = {"total": end - submitted}
+    if started is not None:
+        if created is not None:
+            timings["queued"] = started - created
+        timings["run"] = end - started
+        first = next((e.time for e in events if e.type in ("delta", "progress")), None)
+        if first is not None:
+            timings["first_output"] = first - started
+    return {k: round(max(v, 0.0), 4) for k, v in timings.items()}
 
 
 def local_runner(bg: BackgroundEngine) -> Runner:
@@ -167,30 +200,17 @@ def local_runner(bg: BackgroundEngine) -> Runner:
     async def run(spec: TaskSpec, result: Result) -> Result:
         submitted = time.time()
         record = await engine.submit(spec)
-        result.task_id = record.task_id
+        task_id = result.task_id = record.task_id
         result.provider = record.provider
-        events: list[Any] = []
-        try:
-            async for event in engine.follow(record.task_id):
-                events.append(event)
-        except asyncio.CancelledError:
-            # Interrupted: stop the task itself, not just our interest in it.
-            await engine.cancel(record.task_id)
-            result.status = "cancelled"
-            raise
-        _fill(result, events[-1].data, events)
-        if result.ok and result.kind == "model":
-            result.glb = await engine.glb(record.task_id)
-        record = await engine.get(record.task_id)
+        await _follow(
+            result,
+            engine.follow(task_id),
+            lambda: engine.cancel(task_id),
+            lambda: engine.glb(task_id),
+        )
+        record = await engine.get(task_id)
         end = record.finished or time.time()
-        timings = {"total": end - submitted}
-        if record.started is not None:
-            timings["queued"] = record.started - record.created
-            timings["run"] = end - record.started
-            first = _first_output_time(events)
-            if first is not None:
-                timings["first_output"] = first - record.started
-        result.timings = {k: round(max(v, 0.0), 4) for k, v in timings.items()}
+        result.timings = _timings(result.events, submitted, end, record.started, record.created)
         return result
 
     return run
@@ -198,7 +218,11 @@ def local_runner(bg: BackgroundEngine) -> Runner:
 
 def client_runner(client: Any) -> Runner:
     """A runner against a running server through an
-    :class:`~vibedraw_widget.client.AsyncClient` (the blocking ``Client`` gives its ``.aio``)."""
+    :class:`~vibedraw_widget.client.AsyncClient` (the blocking ``Client`` gives its ``.aio``).
+
+    Times are read here as events arrive: ``run`` and ``first_output`` count from the
+    arrival of ``start``; ``queued`` is unknown.
+    """
     aio = getattr(client, "aio", client)
 
     async def run(spec: TaskSpec, result: Result) -> Result:
@@ -221,29 +245,14 @@ def client_runner(client: Any) -> Runner:
             **fields,
         )
         result.task_id = task_id
-        events: list[Any] = []
-        first: float | None = None
-        try:
-            async for event in aio.events(task_id):
-                events.append(event)
-                if first is None and event.type in ("delta", "progress"):
-                    first = time.time()
-                if event.type == "start":
-                    result.provider = event.data.get("provider", result.provider)
-        except asyncio.CancelledError:
-            await aio.cancel(task_id)
-            result.status = "cancelled"
-            raise
-        if not events or not events[-1].terminal:
-            result.status, result.error = "failed", "the event stream ended without a result"
-            return result
-        _fill(result, events[-1].data, events)
-        if result.ok and result.kind == "model":
-            result.glb = await aio.glb(task_id)
-        end = time.time()
-        result.timings = {"total": round(end - submitted, 4)}
-        if first is not None:
-            result.timings["first_output"] = round(first - submitted, 4)
+        await _follow(
+            result, aio.events(task_id), lambda: aio.cancel(task_id), lambda: aio.glb(task_id)
+        )
+        start = next((e for e in result.events if e.type == "start"), None)
+        if start is not None and result.provider is None:
+            result.provider = start.data.get("provider")
+        started = start.time if start is not None else None
+        result.timings = _timings(result.events, submitted, time.time(), started, None)
         return result
 
     return run
