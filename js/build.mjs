@@ -48,7 +48,7 @@ const runtimePlugin = {
       contents: `export default ${JSON.stringify(await buildRuntime())};`,
       loader: "js",
       watchDirs: [join(here, "src/preview")],
-      watchFiles: [join(here, "src/preview/runtime.js"), join(here, "src/preview/guard.js")],
+      watchFiles: ["runtime.js", "build.js", "guard.js"].map((f) => join(here, "src/preview", f)),
     }));
   },
 };

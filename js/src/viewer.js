@@ -13,10 +13,14 @@ import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import { TransformControls } from "three/examples/jsm/controls/TransformControls.js";
 import { GLTFExporter } from "three/examples/jsm/exporters/GLTFExporter.js";
 import { GLTFLoader } from "three/examples/jsm/loaders/GLTFLoader.js";
-import { instrumentLoops, makeGuard } from "./preview/guard.js";
+import { runBuild, runFrameCallbacks } from "./preview/build.js";
+import { makeGuard } from "./preview/guard.js";
 
 const BUILD_TIMEOUT_MS = 10000;
-const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const FRAME_BUDGET_MS = 250; // one frame's onFrame callbacks may run this long
+// One guard for every object: loops in build() and in onFrame callbacks throw when their
+// budget runs out instead of freezing the page (and the notebook that embeds it).
+const guard = makeGuard();
 const config = JSON.parse(document.getElementById("vibedraw-config")?.textContent || "{}");
 const errors = [];
 
@@ -27,14 +31,6 @@ function base64ToBuffer(text) {
   return bytes.buffer;
 }
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** Build one object description into an Object3D (code is run, GLB parsed). */
 async function buildObject(spec, ctx) {
   if (spec.kind === "glb") {
@@ -42,20 +38,7 @@ async function buildObject(spec, ctx) {
     const gltf = await new GLTFLoader().parseAsync(buffer, "");
     return gltf.scene;
   }
-  // Runaway loops throw instead of freezing the page (the guard of the SketchPad preview).
-  const build = new AsyncFunction("THREE", "ctx", "__vdGuard", instrumentLoops(spec.code));
-  const guard = makeGuard();
-  guard.arm(BUILD_TIMEOUT_MS);
-  let object;
-  try {
-    object = await withTimeout(Promise.resolve(build(THREE, ctx, guard)), BUILD_TIMEOUT_MS, "build");
-  } finally {
-    guard.disarm();
-  }
-  if (!(object instanceof THREE.Object3D)) {
-    throw new Error("the code must return a THREE.Object3D (DESIGN §7)");
-  }
-  return object;
+  return runBuild(THREE, spec.code, ctx, guard, BUILD_TIMEOUT_MS);
 }
 
 function applyTransform(object, spec) {
@@ -302,14 +285,9 @@ async function sceneMode() {
     resize();
     if (view === "walk") walk(dt);
     else controls.update();
-    for (const fn of frameCallbacks) {
-      try {
-        fn(timer.getElapsed(), dt);
-      } catch (error) {
-        frameCallbacks.delete(fn);
-        report(`onFrame: ${error.message || error}`);
-      }
-    }
+    runFrameCallbacks(frameCallbacks, [timer.getElapsed(), dt], guard, FRAME_BUDGET_MS, (error) =>
+      report(`onFrame: ${error.message || error}`),
+    );
     renderer.render(scene, camera);
   });
 
@@ -365,7 +343,9 @@ async function galleryMode() {
       renderer.setScissor(left, bottom, rect.width, rect.height);
       cell.camera.aspect = rect.width / Math.max(1, rect.height);
       cell.camera.updateProjectionMatrix();
-      for (const fn of cell.frameCallbacks) fn(timer.getElapsed(), dt);
+      runFrameCallbacks(cell.frameCallbacks, [timer.getElapsed(), dt], guard, FRAME_BUDGET_MS, (error) =>
+        report(`onFrame: ${error.message || error}`),
+      );
       renderer.setClearColor(0xf4f5f7);
       renderer.clear();
       renderer.render(cell.scene, cell.camera);

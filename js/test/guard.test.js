@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { runBuild, runFrameCallbacks } from "../src/preview/build.js";
 import { instrumentLoops, makeGuard } from "../src/preview/guard.js";
 import { PREVIEW_CSP, inlineJson, inlineScript, previewHtml } from "../src/preview/page.js";
 
@@ -35,10 +36,48 @@ test("instrumented code still runs and a runaway loop is stopped", async () => {
   const guard = makeGuard(() => now);
   const fn = new Function("__vdGuard", instrumentLoops("let n = 0; for (let i = 0; i < 5000; i++) { n++; } return n;"));
   assert.equal(fn(guard), 5000);
-  guard.arm(100);
+  const release = guard.arm(100);
   const runaway = new Function("__vdGuard", "tick", instrumentLoops("while (true) { tick(); }"));
   assert.throws(() => runaway(guard, () => (now += 1)), /ran too long/);
-  guard.disarm();
+  release();
+});
+
+test("overlapping budgets: the earliest open deadline applies, released ones stop counting", () => {
+  let now = 0;
+  const guard = makeGuard(() => now);
+  const spin = (n) => {
+    for (let i = 0; i < n; i++) guard();
+  };
+  const build = guard.arm(1000); // an async build() awaiting …
+  const frame = guard.arm(10); // … while a frame's callbacks run
+  now = 20;
+  assert.throws(() => spin(2048), /ran too long/);
+  frame();
+  assert.doesNotThrow(() => spin(4096)); // back under the build's budget
+  build();
+  now = 5000;
+  assert.doesNotThrow(() => spin(4096)); // nothing armed: no limit
+});
+
+test("runBuild returns the Object3D; onFrame callbacks that throw are dropped", async () => {
+  const THREE = { Object3D: class { constructor() { this.isObject3D = true; } } };
+  const guard = makeGuard();
+  const obj = await runBuild(THREE, "for (const x of [1]) { } return new THREE.Object3D();", {}, guard, 1000);
+  assert.ok(obj.isObject3D);
+  await assert.rejects(runBuild(THREE, "return 1;", {}, guard, 1000), /must return a THREE.Object3D/);
+  await assert.rejects(runBuild(THREE, "await new Promise(() => {});", {}, guard, 20), /did not finish/);
+  const seen = [];
+  const errors = [];
+  const good = (...args) => seen.push(args);
+  const bad = () => {
+    throw new Error("boom");
+  };
+  const fns = new Set([good, bad]);
+  runFrameCallbacks(fns, [0.016, 1], guard, 250, (err) => errors.push(err.message));
+  runFrameCallbacks(fns, [0.016, 2], guard, 250, (err) => errors.push(err.message));
+  assert.deepEqual(seen, [[0.016, 1], [0.016, 2]]);
+  assert.deepEqual(errors, ["boom"]);
+  assert.deepEqual([...fns], [good]);
 });
 
 test("the preview page forbids network access and inlines the runtime safely", () => {

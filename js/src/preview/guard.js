@@ -123,10 +123,13 @@ export function instrumentLoops(code, guard = "__vdGuard();") {
 }
 
 /**
- * A guard function: throws once `budget()` ms have passed since `arm()`. Checks the
- * clock every 1024 calls so tight loops stay fast.
+ * A guard function: throws once an armed budget has run out. `arm(ms)` returns a release
+ * function; budgets may overlap (an async build() awaiting while a frame's callbacks run)
+ * and the earliest open deadline applies. Checks the clock every 1024 calls so tight
+ * loops stay fast.
  */
 export function makeGuard(now = () => performance.now()) {
+  const open = new Set(); // deadlines of the budgets armed and not yet released
   let deadline = Infinity;
   let calls = 0;
   const guard = () => {
@@ -135,11 +138,14 @@ export function makeGuard(now = () => performance.now()) {
     }
   };
   guard.arm = (ms) => {
-    deadline = now() + ms;
+    const token = { at: now() + ms };
+    open.add(token);
+    deadline = Math.min(deadline, token.at);
     calls = 0;
-  };
-  guard.disarm = () => {
-    deadline = Infinity;
+    return () => {
+      open.delete(token);
+      deadline = Math.min(Infinity, ...[...open].map((t) => t.at));
+    };
   };
   return guard;
 }

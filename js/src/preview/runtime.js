@@ -8,7 +8,8 @@ import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { GLTFExporter } from "three/addons/exporters/GLTFExporter.js";
-import { instrumentLoops, makeGuard } from "./guard.js";
+import { runBuild, runFrameCallbacks } from "./build.js";
+import { makeGuard } from "./guard.js";
 
 const BUILD_BUDGET_MS = 8000; // build() may run this long before it is stopped
 const FRAME_BUDGET_MS = 250; // one frame's onFrame callbacks may run this long
@@ -34,7 +35,7 @@ const controls = new OrbitControls(camera, renderer.domElement);
 controls.enableDamping = true;
 
 let current = null; // the object shown
-let frameFns = [];
+let frameFns = new Set();
 let pendingFrame = null; // {id, started} until the first frame after a run
 const guard = makeGuard();
 
@@ -70,7 +71,7 @@ function clear() {
     disposeObject(current);
   }
   current = null;
-  frameFns = [];
+  frameFns = new Set();
 }
 
 /** Point the camera at the object's bounding sphere. */
@@ -99,8 +100,6 @@ function show(obj, id, started) {
   pendingFrame = { id, started };
 }
 
-const AsyncFunction = (async () => {}).constructor;
-
 async function runCode(code, id) {
   const started = performance.now();
   clear();
@@ -110,27 +109,15 @@ async function runCode(code, id) {
     renderer,
     controls,
     onFrame(fn) {
-      if (typeof fn === "function") frameFns.push(fn);
+      if (typeof fn === "function") frameFns.add(fn);
     },
   };
   let obj;
   try {
-    const build = new AsyncFunction("THREE", "ctx", "__vdGuard", instrumentLoops(code));
-    guard.arm(BUILD_BUDGET_MS);
-    const timeout = new Promise((_, reject) =>
-      setTimeout(() => reject(new Error(`build() did not finish within ${BUILD_BUDGET_MS / 1000} s`)), BUILD_BUDGET_MS),
-    );
-    obj = await Promise.race([build(THREE, ctx, guard), timeout]);
+    obj = await runBuild(THREE, code, ctx, guard, BUILD_BUDGET_MS);
   } catch (err) {
-    guard.disarm();
-    frameFns = [];
+    frameFns = new Set();
     reportError(id, err, "build");
-    return;
-  }
-  guard.disarm();
-  if (!obj || !obj.isObject3D) {
-    frameFns = [];
-    reportError(id, new Error("build() must return a THREE.Object3D (it returned " + (obj === undefined ? "nothing" : typeof obj) + ")"), "build");
     return;
   }
   const fns = frameFns;
@@ -187,18 +174,9 @@ renderer.setAnimationLoop((time) => {
   if (disposed) return;
   timer.update(time);
   const dt = timer.getDelta();
-  if (frameFns.length) {
-    guard.arm(FRAME_BUDGET_MS);
-    for (const fn of frameFns.slice()) {
-      try {
-        fn(dt, timer.getElapsed());
-      } catch (err) {
-        frameFns = frameFns.filter((f) => f !== fn);
-        reportError(pendingFrame?.id ?? null, err, "frame");
-      }
-    }
-    guard.disarm();
-  }
+  runFrameCallbacks(frameFns, [dt, timer.getElapsed()], guard, FRAME_BUDGET_MS, (err) =>
+    reportError(pendingFrame?.id ?? null, err, "frame"),
+  );
   controls.update();
   renderer.render(scene, camera);
   if (pendingFrame) {
