@@ -187,6 +187,8 @@ def test_invalid_input_and_arguments_raise_at_once(bg, tmp_path):
         generate(tmp_path / "missing.json", engine=bg)
     with pytest.raises(SketchError, match="strokes"):
         generate({"strokes": "no"}, engine=bg)
+    with pytest.raises(SketchError, match="width"):  # a Sketch is checked too
+        generate(Sketch(width=0), engine=bg)
     with pytest.raises(ValueError, match="kind='mesh'"):
         generate(sketch(), kind="mesh", engine=bg)
 

@@ -61,9 +61,7 @@ def prepare(item: Any, index: int = 0) -> Prepared:
     to a ``.json`` or ``.png`` file. PNGs are not traced here: the provider traces them
     in the engine's CPU pool.
     """
-    if isinstance(item, Sketch):
-        return Prepared(f"#{index}", sketch=item.to_dict())
-    if isinstance(item, Mapping):
+    if isinstance(item, (Mapping, Sketch)):
         return Prepared(f"#{index}", sketch=validate_sketch(item))
     if isinstance(item, (bytes, bytearray)):
         return Prepared(f"#{index}", image=decode_png(bytes(item), "input"))

@@ -216,7 +216,7 @@ def validate_sketch(data: Any) -> dict[str, Any]:
     ``strokes[3].points[7][0]: nan is not a finite number``.
     """
     if isinstance(data, Sketch):
-        return data.to_dict()
+        data = data.to_dict()  # a plain dataclass: its fields may have changed since
     if not isinstance(data, Mapping):
         raise SketchError("sketch", f"expected an object, got {type(data).__name__}")
     version = data.get("version", 1)
