@@ -51,6 +51,12 @@ def _asset(name: str, fallback: str) -> Path | str:
     return path if path.is_file() else fallback
 
 
+def _esm(name: str) -> Path | str:
+    """An anywidget ``_esm``: the built bundle, else a stub that shows how to build it."""
+    notice = repr(MISSING_BUNDLE.format(path=STATIC / name))
+    return _asset(name, f"export default {{ render({{ el }}) {{ el.textContent = {notice}; }} }};")
+
+
 def check_bundle(name: str = "sketchpad.js") -> Path:
     """The built bundle's path; raises :class:`FileNotFoundError` saying how to build it."""
     path = STATIC / name
@@ -108,12 +114,7 @@ class SketchPad(anywidget.AnyWidget):
     >>> await pad.generate("code", prompt="a red apple")  # or drive it from Python
     """
 
-    _esm = _asset(
-        "sketchpad.js",
-        "export default { render({ el }) { el.textContent = "
-        + repr(MISSING_BUNDLE.format(path=STATIC / "sketchpad.js"))
-        + "; } };",
-    )
+    _esm = _esm("sketchpad.js")
     _css = _asset("sketchpad.css", "")
 
     sketch = traitlets.Dict(help="The drawing (DESIGN §3); validated on every change.").tag(

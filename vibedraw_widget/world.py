@@ -25,17 +25,7 @@ import numpy as np
 import traitlets
 
 from .result import Result
-
-STATIC = Path(__file__).parent / "static"
-_MISSING_ESM = (
-    "export default { render({ el }) { el.textContent = "
-    "'vibedraw: static/world.js is missing; build the front-end (npm --prefix js run build)'; } };"
-)
-
-
-def _esm() -> Path | str:
-    path = STATIC / "world.js"
-    return path if path.is_file() else _MISSING_ESM
+from .widget import _esm
 
 
 class MissingExport(RuntimeError):
@@ -82,7 +72,7 @@ class World(anywidget.AnyWidget):
     >>> world.save("world.glb")                      # doctest: +SKIP
     """
 
-    _esm = _esm()
+    _esm = _esm("world.js")
     _page = traitlets.Unicode("", help="The sandboxed scene page (runtime inlined).").tag(sync=True)
     objects = traitlets.List(
         traitlets.Dict(),
