@@ -257,87 +257,56 @@ export class Server {
   /**
    * Follow a code task over SSE from event id `after`. Calls `onEvent({id,type,data})`
    * once per event in order (duplicates after a reconnect are dropped), `onState(s)` with
-   * "connected" | "reconnecting" | "offline". Returns `{close()}`.
+   * "connected" | "reconnecting" | "offline". Returns `{close(), last}`.
    */
   subscribe(taskId, after, { onEvent, onState = () => {}, onGone = () => {} }) {
-    let last = after;
-    let source = null;
-    let closed = false;
-    let attempt = 0;
-    let timer = null;
-    const open = () => {
-      if (closed) return;
-      source = new this.env.EventSource(
-        this.url(`subscribe/${taskId}`, { last_event_id: last }, { token: true }),
+    return this.resumable(after, onEvent, onState, (stream) => {
+      const source = new this.env.EventSource(
+        this.url(`subscribe/${taskId}`, { last_event_id: stream.last }, { token: true }),
         { withCredentials: true },
       );
-      source.onopen = () => {
-        attempt = 0;
-        onState("connected");
-      };
+      source.onopen = stream.connected;
       for (const type of SSE_TYPES) {
         source.addEventListener(type, (message) => {
           const event = parseEvent(type, message);
-          if (!event) return; // the EventSource's own "error" (a connection problem)
-          if (event.id && event.id <= last) return; // replayed after a reconnect
-          last = event.id || last;
-          onEvent(event);
-          if (TERMINAL.has(type)) close();
+          if (event) stream.deliver(event); // else the EventSource's own "error" (a connection problem)
         });
       }
       source.addEventListener("error", (message) => {
-        if (closed || parseEvent("error", message)) return;
+        if (stream.closed || parseEvent("error", message)) return;
         if (source.readyState === 0) {
           onState("reconnecting"); // the browser retries by itself, sending Last-Event-ID
           return;
         }
         // Closed for good (an HTTP error): find out why, then retry with back-off.
         source.close();
-        onState(attempt > 2 ? "offline" : "reconnecting");
-        this.task(taskId).then(
-          () => schedule(),
-          (err) => {
-            if (err instanceof ApiError && err.status === 404) {
-              close();
+        stream.dropped(() =>
+          this.task(taskId).then(
+            () => true,
+            (err) => {
+              if (!(err instanceof ApiError && err.status === 404)) return true;
+              stream.close();
               onGone(`task ${taskId} is no longer known to the server`);
-            } else schedule();
-          },
+              return false;
+            },
+          ),
         );
       });
-    };
-    const schedule = () => {
-      if (closed) return;
-      timer = this.env.setTimeout(open, backoff(attempt++));
-    };
-    const close = () => {
-      closed = true;
-      if (timer) this.env.clearTimeout(timer);
-      source?.close();
-    };
-    open();
-    return { close, get last() { return last; } };
+      return source;
+    });
   }
 
   /**
    * Follow a model task over its WebSocket (DESIGN §6) from event id `after`, resuming
    * with `?after=` when the socket drops. `onEvent` gets task events (see
-   * `modelMessageToEvent`); the complete event carries `glbUrl`. Returns `{close(), cancel()}`.
+   * `modelMessageToEvent`); the complete event carries `glbUrl`. Returns `{close(), last}`.
    */
   followModel(taskId, after, { onEvent, onState = () => {} }) {
-    let last = after;
-    let socket = null;
-    let closed = false;
-    let attempt = 0;
-    let timer = null;
-    const open = () => {
-      if (closed) return;
-      socket = new this.env.WebSocket(
-        this.url(`trellis/task/ws/${taskId}`, { after: last }, { ws: true, token: true }),
+    return this.resumable(after, onEvent, onState, (stream) => {
+      const socket = new this.env.WebSocket(
+        this.url(`trellis/task/ws/${taskId}`, { after: stream.last }, { ws: true, token: true }),
       );
-      socket.onopen = () => {
-        attempt = 0;
-        onState("connected");
-      };
+      socket.onopen = stream.connected;
       socket.onmessage = (message) => {
         let msg;
         try {
@@ -345,30 +314,67 @@ export class Server {
         } catch {
           return;
         }
-        const event = modelMessageToEvent(msg, last + 1);
-        if (!event) return;
-        if (event.id && event.id <= last) return;
-        last = event.id || last;
-        onEvent(event);
-        if (TERMINAL.has(event.type)) close();
+        const event = modelMessageToEvent(msg, stream.last + 1);
+        if (event) stream.deliver(event);
       };
-      socket.onclose = () => {
-        if (closed) return;
-        onState(attempt > 2 ? "offline" : "reconnecting");
-        timer = this.env.setTimeout(open, backoff(attempt++));
+      socket.onclose = () => stream.dropped();
+      return {
+        close() {
+          try {
+            if (socket.readyState === 1) socket.send("close");
+            socket.close();
+          } catch {
+            /* already gone */
+          }
+        },
       };
+    });
+  }
+
+  /**
+   * The reconnect loop both task streams share. `connect(stream)` opens one connection
+   * from `stream.last` and returns something with `close()`; it hands each event to
+   * `stream.deliver` (duplicates after a reconnect are dropped, a terminal event ends the
+   * stream), calls `stream.connected` when open and `stream.dropped(check?)` when the
+   * connection is gone for good: "reconnecting" (later "offline"), then a new connection
+   * after the back-off, unless `check()` resolves false.
+   */
+  resumable(after, onEvent, onState, connect) {
+    let conn = null;
+    let attempt = 0;
+    let timer = null;
+    const open = () => {
+      if (!stream.closed) conn = connect(stream);
     };
-    const close = () => {
-      closed = true;
-      if (timer) this.env.clearTimeout(timer);
-      try {
-        if (socket && socket.readyState === 1) socket.send("close");
-        socket?.close();
-      } catch {
-        /* already gone */
-      }
+    const stream = {
+      last: after,
+      closed: false,
+      connected: () => {
+        attempt = 0;
+        onState("connected");
+      },
+      deliver: (event) => {
+        if (event.id && event.id <= stream.last) return; // replayed after a reconnect
+        stream.last = event.id || stream.last;
+        onEvent(event);
+        if (TERMINAL.has(event.type)) stream.close();
+      },
+      dropped: (check = null) => {
+        if (stream.closed) return;
+        onState(attempt > 2 ? "offline" : "reconnecting");
+        const again = () => {
+          if (!stream.closed) timer = this.env.setTimeout(open, backoff(attempt++));
+        };
+        if (check) check().then((ok) => ok && again());
+        else again();
+      },
+      close: () => {
+        stream.closed = true;
+        if (timer) this.env.clearTimeout(timer);
+        conn?.close();
+      },
     };
     open();
-    return { close, get last() { return last; } };
+    return { close: stream.close, get last() { return stream.last; } };
   }
 }
