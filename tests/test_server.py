@@ -241,6 +241,17 @@ async def test_unknown_tasks_answer_404(api_url, auth, path):
     assert response.json()["message"]
 
 
+async def test_cancelling_an_unknown_or_just_expired_task_answers_404(api_url, auth, engine):
+    unknown = "0b7c3f9e-4a51-4d0e-9b9e-3f2d6c1a2b3c"
+    async with httpx.AsyncClient(headers=auth, timeout=30) as client:
+        assert (await client.delete(f"{api_url}task/{unknown}")).status_code == 404
+        task_id = await start(api_url, auth, prompt="n=1")
+        await finished(engine, task_id)
+        await engine.store.drop(task_id)  # what retention_seconds does, here at once
+        assert (await client.delete(f"{api_url}task/{task_id}")).status_code == 404
+        assert (await client.get(f"{api_url}models/{task_id}.glb")).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", "providers"), ("POST", "queue/3d"), ("GET", "subscribe/{id}"), ("GET", "task/{id}")],

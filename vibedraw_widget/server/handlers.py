@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -24,7 +25,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..engine import Engine, Event, QueueFull, TaskSpec, UnknownTask, valid_task_id
+from ..engine import Engine, Event, QueueFull, TaskRecord, TaskSpec, UnknownTask, valid_task_id
 from ..engine.events import FINAL_STATUS
 from ..providers.base import NotConfigured, ProviderError
 from ..providers.registry import UnknownProvider, describe_providers
@@ -47,6 +48,15 @@ class VibeDrawMixin(ExtensionHandlerMixin):
         if not valid_task_id(task_id):
             raise web.HTTPError(404, f"no task {task_id[:64]!r}: task ids are UUIDs")
         return task_id.lower()
+
+    @contextlib.contextmanager
+    def known_task(self, task_id: str) -> Iterator[str]:
+        """The checked id of ``task_id``; an :class:`UnknownTask` inside answers 404."""
+        checked = self.checked_task_id(task_id)
+        try:
+            yield checked
+        except UnknownTask:
+            raise web.HTTPError(404, f"no task {task_id}") from None
 
     def model_url(self, task_id: str) -> str:
         base = self.settings.get("base_url", "/")
@@ -86,11 +96,9 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
         self.log.info("vibedraw task %s (%s) submitted", spec.task_id, spec.type)
         return spec
 
-    async def record(self, task_id: str) -> dict[str, Any]:
-        try:
-            return (await self.engine.get(self.checked_task_id(task_id))).to_dict()
-        except UnknownTask:
-            raise web.HTTPError(404, f"no task {task_id}") from None
+    async def record(self, task_id: str) -> TaskRecord:
+        with self.known_task(task_id) as checked:
+            return await self.engine.get(checked)
 
 
 class QueueHandler(VibeDrawAPIHandler):
@@ -111,15 +119,18 @@ class TaskHandler(VibeDrawAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, task_id: str) -> None:
-        record = await self.record(task_id)
-        self.finish({"task_id": record["task_id"], "status": record["status"], "result": record})
+        self.answer(await self.record(task_id))
 
     @web.authenticated
     @authorized
     async def delete(self, task_id: str) -> None:
-        await self.record(task_id)
-        record = (await self.engine.cancel(task_id.lower())).to_dict()
-        self.finish({"task_id": record["task_id"], "status": record["status"], "result": record})
+        with self.known_task(task_id) as checked:
+            self.answer(await self.engine.cancel(checked))
+
+    def answer(self, record: TaskRecord) -> None:
+        self.finish(
+            {"task_id": record.task_id, "status": record.status, "result": record.to_dict()}
+        )
 
 
 class TrellisTaskHandler(VibeDrawAPIHandler):
@@ -144,8 +155,8 @@ class ModelFileHandler(VibeDrawAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, task_id: str) -> None:
-        await self.record(task_id)
-        glb = await self.engine.glb(task_id.lower())
+        with self.known_task(task_id) as checked:
+            glb = await self.engine.glb(checked)
         if glb is None:
             raise web.HTTPError(404, f"task {task_id} has no mesh (yet)")
         self.set_header("Content-Disposition", f'attachment; filename="{task_id}.glb"')
@@ -247,11 +258,9 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         )
         if not allowed:
             raise web.HTTPError(403, f"not authorized to follow tasks ({AUTH_RESOURCE})")
-        self.task_id = self.checked_task_id(task_id)
-        try:
-            await self.engine.get(self.task_id)
-        except UnknownTask:
-            raise web.HTTPError(404, f"no task {task_id}") from None
+        with self.known_task(task_id) as checked:
+            await self.engine.get(checked)
+        self.task_id = checked
         after = self.get_argument("after", "0")
         if not after.isdigit():
             raise web.HTTPError(400, f"after: expected a non-negative integer, got {after!r}")
@@ -263,10 +272,12 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         self.pump = asyncio.ensure_future(self._push_events())
 
     async def _push_events(self) -> None:
-        record = await self.engine.get(self.task_id)
-        if self.after == 0 and record.status == "pending":
-            self._send({"status": "pending", "message": "waiting for a free slot", "progress": 0})
         try:
+            record = await self.engine.get(self.task_id)
+            if self.after == 0 and record.status == "pending":
+                self._send(
+                    {"status": "pending", "message": "waiting for a free slot", "progress": 0}
+                )
             async for event in self.engine.follow(self.task_id, self.after):
                 message = self._message(event)
                 if message is not None:
@@ -309,7 +320,8 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         except (ValueError, AttributeError):
             action = None
         if action == "cancel":
-            await self.engine.cancel(self.task_id)
+            with contextlib.suppress(UnknownTask):  # expired: the pump says so and closes
+                await self.engine.cancel(self.task_id)
         else:
             self._send({"status": "error", "message": 'expected "close" or {"action": "cancel"}'})
 
