@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -266,12 +266,25 @@ def _r(v: Any) -> Any:
 _Chain = list[tuple[int, bool]]  # (stroke index, reversed?) in drawing order along the outline
 
 
+class _ChainInfo(NamedTuple):
+    chain: _Chain
+    start: np.ndarray
+    end: np.ndarray
+    size: float
+    color: str
+
+
 def _join_open_strokes(prepared: list[np.ndarray], strokes: list[dict[str, Any]]) -> list[_Chain]:
     """Group strokes: open strokes of one colour whose ends chain into a closed loop become
-    one group (a shape drawn in several strokes); every other stroke stays alone."""
+    one group (a shape drawn in several strokes); every other stroke stays alone.
+
+    Greedy: the closest pair of chain ends within tolerance joins first (on a tie, the
+    earlier chains), until no pair is left. The closest joint of every pair of chains is
+    kept in a matrix, so a join only adds the new chain's column: hundreds of open
+    strokes take milliseconds, not the seconds of comparing all pairs after each join.
+    """
     n = len(prepared)
     open_ids = [i for i in range(n) if len(prepared[i]) >= 2 and not _closure(prepared[i])[0]]
-    chains: list[_Chain] = [[(i, False)] for i in open_ids]
 
     def ends(chain: _Chain) -> tuple[np.ndarray, np.ndarray]:
         (i, rev_i), (j, rev_j) = chain[0], chain[-1]
@@ -286,37 +299,55 @@ def _join_open_strokes(prepared: list[np.ndarray], strokes: list[dict[str, Any]]
     def flip(chain: _Chain) -> _Chain:
         return [(i, not r) for i, r in reversed(chain)]
 
+    def info(chain: _Chain, color: str) -> _ChainInfo:
+        return _ChainInfo(chain, *ends(chain), size(chain), color)
+
+    def joints(earlier: list[_ChainInfo], b: _ChainInfo) -> tuple[np.ndarray, np.ndarray]:
+        """For each earlier chain a: the closest of the four ways to join a and b within
+        tolerance (inf if none, or another colour), and which way it is."""
+        if not earlier:
+            return np.zeros(0), np.zeros(0, np.int64)
+        s = np.array([a.start for a in earlier])
+        e = np.array([a.end for a in earlier])
+        d = np.column_stack(
+            [
+                np.hypot(p[:, 0] - q[0], p[:, 1] - q[1])
+                for p, q in ((e, b.start), (e, b.end), (s, b.start), (s, b.end))
+            ]
+        )
+        tol = 0.12 * np.maximum([a.size for a in earlier], b.size) + 4
+        same = np.array([a.color == b.color for a in earlier])
+        d = np.where(same[:, None] & (d < tol[:, None]), d, np.inf)
+        return d.min(axis=1), d.argmin(axis=1)
+
+    chains = [info([(i, False)], strokes[i]["color"]) for i in open_ids]
+    m = len(chains)
+    gap = np.full((m, m), np.inf)  # gap[a, b], a < b: the closest joint of chains a and b
+    way = np.zeros((m, m), np.int64)
+    for b in range(1, m):
+        gap[:b, b], way[:b, b] = joints(chains[:b], chains[b])
     closed: list[_Chain] = []
-    while True:
-        best: tuple[float, _Chain, int, int] | None = None
-        for a in range(len(chains)):
-            sa, ea = ends(chains[a])
-            for b in range(a + 1, len(chains)):
-                if strokes[chains[a][0][0]]["color"] != strokes[chains[b][0][0]]["color"]:
-                    continue
-                sb, eb = ends(chains[b])
-                tol = 0.12 * max(size(chains[a]), size(chains[b])) + 4
-                ca, cb = chains[a], chains[b]
-                for d, joined in (
-                    (np.hypot(*(ea - sb)), ca + cb),
-                    (np.hypot(*(ea - eb)), ca + flip(cb)),
-                    (np.hypot(*(sa - sb)), flip(ca) + cb),
-                    (np.hypot(*(sa - eb)), cb + ca),
-                ):
-                    if d < tol and (best is None or d < best[0]):
-                        best = (float(d), joined, a, b)
-        if best is None:
+    while len(chains) > 1:
+        a, b = divmod(int(np.argmin(gap)), len(chains))
+        if not np.isfinite(gap[a, b]):
             break
-        _, joined, a, b = best
-        chains = [c for k, c in enumerate(chains) if k not in (a, b)]
-        start, end = ends(joined)
+        ca, cb = chains[a].chain, chains[b].chain
+        joined = (ca + cb, ca + flip(cb), flip(ca) + cb, cb + ca)[way[a, b]]
+        color = chains[a].color
+        keep = [k for k in range(len(chains)) if k not in (a, b)]
+        chains = [chains[k] for k in keep]
+        gap, way = gap[np.ix_(keep, keep)], way[np.ix_(keep, keep)]
+        new = info(joined, color)
         if (
-            np.hypot(*(start - end)) < 0.12 * size(joined) + 4
+            np.hypot(*(new.start - new.end)) < 0.12 * new.size + 4
             or _closure(_chain_points(prepared, joined))[0]
         ):
             closed.append(joined)
-        else:
-            chains.append(joined)
+            continue
+        gap = np.pad(gap, ((0, 1), (0, 1)), constant_values=np.inf)
+        way = np.pad(way, ((0, 1), (0, 1)))
+        gap[:-1, -1], way[:-1, -1] = joints(chains, new)
+        chains.append(new)
     grouped = {i for chain in closed for i, _ in chain}
     return [[(i, False)] for i in range(n) if i not in grouped] + closed
 
