@@ -146,9 +146,8 @@ function render({ model, el: host }) {
   // -- drawing surface ------------------------------------------------------------------
   const surfaceBox = el("div", { class: "vd-surface-box" });
   const commit = (sketch) => {
-    model.set("sketch", sketch);
+    model.set("sketch", sketch); // change:sketch shows it on the surface
     model.save_changes();
-    surface.setSketch(sketch);
   };
   const surface = new DrawingSurface(surfaceBox, {
     getSketch: () => model.get("sketch"),
@@ -417,8 +416,7 @@ function render({ model, el: host }) {
   updateConnection();
   updateNotice();
   showError(model.get("error"));
-  showResult();
-  controller.ensureGlb();
+  showResult(); // a mesh missing after a reload is fetched once, by the controller's resume()
 
   // The benchmark and tests read drawing frame times from here.
   root.__vdSurface = surface;

@@ -58,6 +58,7 @@ export class DrawingSurface {
 
   /** Replace the shown sketch (from the model). */
   setSketch(sketch) {
+    if (sketch === this.sketch) return; // our own commit coming back through the model
     this.sketch = normalizeSketch(sketch);
     this.container.style.aspectRatio = `${this.sketch.width} / ${this.sketch.height}`;
     this.resize();
