@@ -10,6 +10,7 @@ import pytest
 from tests.providers_for_tests import release, tiny_glb
 from vibedraw_widget.engine import Engine, EventLog, TaskSpec
 from vibedraw_widget.engine.events import LogClosed
+from vibedraw_widget.engine.runner import CpuPool
 from vibedraw_widget.providers import registry
 from vibedraw_widget.settings import Settings
 
@@ -79,6 +80,17 @@ async def test_cpu_work_runs_in_another_process():
     pid = await engine.cpu.run(_pid)
     assert glb[:4] == b"glTF" and pid != _pid()
     await engine.close()
+
+
+async def test_a_late_report_of_a_broken_pool_leaves_its_successor_running():
+    cpu = CpuPool(1, "thread")
+    broken = cpu.executor()
+    cpu.shutdown(broken)  # the first task that saw it broken replaces it
+    successor = cpu.executor()
+    cpu.shutdown(broken)  # a second task reports the same broken pool later
+    assert cpu.executor() is successor
+    assert await cpu.run(int, "7") == 7
+    cpu.shutdown()
 
 
 def _pid() -> int:

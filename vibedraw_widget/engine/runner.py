@@ -61,18 +61,24 @@ class CpuPool:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
+        pool = self.executor()
         try:
-            return await loop.run_in_executor(self.executor(), fn, *args)
+            return await loop.run_in_executor(pool, fn, *args)
         except concurrent.futures.BrokenExecutor:
             # A worker died (killed, out of memory): start a fresh pool for the next task.
-            self.shutdown()
+            # Only the broken one: another caller of the same pool may already have
+            # started its successor, whose work must not be cancelled.
+            self.shutdown(pool)
             raise
 
-    def shutdown(self) -> None:
+    def shutdown(self, only: concurrent.futures.Executor | None = None) -> None:
+        """Stop the pool (``only``: if it is still that one)."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool = self._pool
+            if pool is None or (only is not None and pool is not only):
+                return
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _yield_cpu() -> None:
