@@ -536,20 +536,18 @@ def _hull(loop: np.ndarray) -> np.ndarray:
 
 
 def _fit_rectangle(loop: np.ndarray) -> _Fit | None:
-    """Minimum-area bounding rectangle (rotating calipers), shrunk to the outline's median
-    offset so that wobble does not inflate it."""
+    """Minimum-area bounding rectangle (rotating calipers), shrunk to the 3rd–97th
+    percentiles of the outline's offsets so that wobble does not inflate it."""
     hull = _hull(loop)
     edges = np.diff(np.vstack([hull, hull[:1]]), axis=0)
     angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), math.pi / 2))
-    best = None
-    for ang in angles:
-        c, s = math.cos(ang), math.sin(ang)
-        rot = loop @ np.array([[c, -s], [s, c]])
-        lo, hi = rot.min(0), rot.max(0)
-        area = float(np.prod(hi - lo))
-        if best is None or area < best[0]:
-            best = (area, ang, rot)
-    _, ang, rot = best
+    # The bounding box at every edge angle at once; the hull's extremes are the loop's.
+    cos, sin = np.cos(angles), np.sin(angles)
+    u = hull[:, :1] * cos + hull[:, 1:] * sin
+    v = hull[:, 1:] * cos - hull[:, :1] * sin
+    ang = float(angles[np.argmin(np.ptp(u, axis=0) * np.ptp(v, axis=0))])
+    c, s = math.cos(ang), math.sin(ang)
+    rot = loop @ np.array([[c, -s], [s, c]])
     # Robust extents: the outline's sides are where most of its points are, not the
     # extreme wobble (percentiles of each side's offset).
     lo = np.percentile(rot, 3, axis=0)
@@ -557,7 +555,6 @@ def _fit_rectangle(loop: np.ndarray) -> _Fit | None:
     size = hi - lo
     if size.min() <= 0:
         return None
-    c, s = math.cos(ang), math.sin(ang)
     local = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
     corners = local @ np.array([[c, s], [-s, c]])
     err = float(_segment_distances(loop, corners).mean()) / math.sqrt(size.prod())
