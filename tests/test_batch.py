@@ -213,7 +213,7 @@ def test_generate_many_keeps_input_order_and_captures_each_failure(bg, tmp_path)
         tmp_path / "missing.json",
         sketch("n=1"),
         render_png(sketch()),
-        sketch("n=3"),
+        json.dumps(sketch("n=3")),  # JSON text, longer than any file name can be
     ]
     bar = RecordingBar()
     results = generate_many(inputs, provider="per-input", concurrency=2, progress=bar, engine=bg)

@@ -83,21 +83,28 @@ def prepare(item: Any, index: int = 0) -> Prepared:
 def expand_inputs(inputs: Any) -> list[Any]:
     """A list of inputs; a directory (or a path string naming one) becomes its sorted
     ``.json``/``.png`` files, so ``generate_many("sketches/")`` does what it says."""
-    if isinstance(inputs, (str, Path)) and Path(inputs).is_dir():
+    if isinstance(inputs, (str, Path, Mapping, Sketch, bytes, bytearray)):
         inputs = [inputs]
-    if isinstance(inputs, (Mapping, Sketch, bytes, bytearray)) or (
-        isinstance(inputs, (str, Path)) and not Path(inputs).is_dir()
-    ):
-        return [inputs]
     out: list[Any] = []
     for item in inputs:
-        if isinstance(item, (str, Path)) and Path(item).is_dir():
-            out.extend(
-                sorted(p for p in Path(item).iterdir() if p.suffix.lower() in SKETCH_SUFFIXES)
-            )
-        else:
+        directory = _directory(item)
+        if directory is None:
             out.append(item)
+        else:
+            out.extend(
+                sorted(p for p in directory.iterdir() if p.suffix.lower() in SKETCH_SUFFIXES)
+            )
     return out
+
+
+def _directory(item: Any) -> Path | None:
+    """``item`` as a path, if it names a directory (JSON text never does)."""
+    if not isinstance(item, (str, Path)) or str(item).lstrip().startswith("{"):
+        return None
+    try:
+        return Path(item) if Path(item).is_dir() else None
+    except OSError:  # e.g. a name longer than the file system allows
+        return None
 
 
 def _spec(
