@@ -101,11 +101,13 @@ def recognize(sketch: Any) -> list[Shape]:
     data = _as_sketch_dict(sketch)
     strokes = data["strokes"]
     prepared = [_prepare(np.asarray(s["points"], dtype=float)[:, :2]) for s in strokes]
+    # Each stroke's closure test, once: stroke joining and recognition both need it.
+    closures = [_closure(p) if len(p) >= 2 else None for p in prepared]
     shapes = []
-    for chain in _join_open_strokes(prepared, strokes):
+    for chain in _join_open_strokes(prepared, closures, strokes):
         group = sorted(i for i, _ in chain)
         if len(chain) == 1:
-            shape = _recognize_points(prepared[group[0]])
+            shape = _recognize_points(prepared[group[0]], closure=closures[group[0]])
         else:
             shape = _recognize_points(_chain_points(prepared, chain), force_closed=True)
         shape.strokes = group
@@ -274,7 +276,11 @@ class _ChainInfo(NamedTuple):
     color: str
 
 
-def _join_open_strokes(prepared: list[np.ndarray], strokes: list[dict[str, Any]]) -> list[_Chain]:
+def _join_open_strokes(
+    prepared: list[np.ndarray],
+    closures: list[tuple[bool, int, int, np.ndarray] | None],
+    strokes: list[dict[str, Any]],
+) -> list[_Chain]:
     """Group strokes: open strokes of one colour whose ends chain into a closed loop become
     one group (a shape drawn in several strokes); every other stroke stays alone.
 
@@ -284,7 +290,7 @@ def _join_open_strokes(prepared: list[np.ndarray], strokes: list[dict[str, Any]]
     strokes take milliseconds, not the seconds of comparing all pairs after each join.
     """
     n = len(prepared)
-    open_ids = [i for i in range(n) if len(prepared[i]) >= 2 and not _closure(prepared[i])[0]]
+    open_ids = [i for i in range(n) if closures[i] is not None and not closures[i][0]]
 
     def ends(chain: _Chain) -> tuple[np.ndarray, np.ndarray]:
         (i, rev_i), (j, rev_j) = chain[0], chain[-1]
@@ -382,7 +388,12 @@ def _closure(pts: np.ndarray) -> tuple[bool, int, int, np.ndarray]:
     return bool(closed), int(i), int(j), rs
 
 
-def _recognize_points(pts: np.ndarray, force_closed: bool = False) -> Shape:
+def _recognize_points(
+    pts: np.ndarray,
+    force_closed: bool = False,
+    closure: tuple[bool, int, int, np.ndarray] | None = None,
+) -> Shape:
+    """The shape of one stroke or chain; ``closure`` is ``_closure(pts)`` when known."""
     pts = _prepare(pts)
     if len(pts) < 2 or _length(pts) < 2:
         p = pts[0] if len(pts) else np.zeros(2)
@@ -393,7 +404,7 @@ def _recognize_points(pts: np.ndarray, force_closed: bool = False) -> Shape:
             "bbox": _bbox(pts.reshape(-1, 2)),
         }
         return Shape("ellipse", [], geo, score=0.5, closed=True)
-    closed, i, j, rs = _closure(pts)
+    closed, i, j, rs = closure or _closure(pts)
     if force_closed and not closed:
         closed, i, j = True, 0, len(rs) - 1
     if closed:
@@ -432,7 +443,9 @@ def _score(fit: _Fit, fits: list[_Fit]) -> float:
 
 
 def _closed_fits(loop: np.ndarray) -> list[_Fit]:
-    fits = [_fit_ellipse(loop), _fit_rectangle(loop), _fit_triangle(loop), _fit_polygon(loop)]
+    hull = _hull(loop)
+    fits = [_fit_ellipse(loop), _fit_rectangle(loop, hull), _fit_triangle(loop, hull)]
+    fits.append(_fit_polygon(loop))
     fits = [f for f in fits if f is not None]
     blob = resample(loop, 48, closed=True)
     fits.append(
@@ -535,10 +548,9 @@ def _hull(loop: np.ndarray) -> np.ndarray:
         return loop
 
 
-def _fit_rectangle(loop: np.ndarray) -> _Fit | None:
-    """Minimum-area bounding rectangle (rotating calipers), shrunk to the 3rd–97th
-    percentiles of the outline's offsets so that wobble does not inflate it."""
-    hull = _hull(loop)
+def _fit_rectangle(loop: np.ndarray, hull: np.ndarray) -> _Fit | None:
+    """Minimum-area bounding rectangle (rotating calipers over the convex ``hull``), shrunk
+    to the 3rd–97th percentiles of the outline's offsets so that wobble does not inflate it."""
     edges = np.diff(np.vstack([hull, hull[:1]]), axis=0)
     angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), math.pi / 2))
     # The bounding box at every edge angle at once; the hull's extremes are the loop's.
@@ -574,9 +586,8 @@ def _fit_rectangle(loop: np.ndarray) -> _Fit | None:
     return _Fit("rectangle", err, geo)
 
 
-def _fit_triangle(loop: np.ndarray) -> _Fit | None:
-    """The largest triangle inscribed in the outline's convex hull."""
-    hull = _hull(loop)
+def _fit_triangle(loop: np.ndarray, hull: np.ndarray) -> _Fit | None:
+    """The largest triangle inscribed in the outline's convex ``hull``."""
     if len(hull) > 24:  # enough to find the corners; keeps the search at 2,024 triples
         hull = hull[np.linspace(0, len(hull) - 1, 24).astype(int)]
     h = len(hull)
