@@ -285,7 +285,7 @@ async function sceneMode() {
     resize();
     if (view === "walk") walk(dt);
     else controls.update();
-    runFrameCallbacks(frameCallbacks, [timer.getElapsed(), dt], guard, FRAME_BUDGET_MS, (error) =>
+    runFrameCallbacks(frameCallbacks, [dt, timer.getElapsed()], guard, FRAME_BUDGET_MS, (error) =>
       report(`onFrame: ${error.message || error}`),
     );
     renderer.render(scene, camera);
@@ -343,7 +343,7 @@ async function galleryMode() {
       renderer.setScissor(left, bottom, rect.width, rect.height);
       cell.camera.aspect = rect.width / Math.max(1, rect.height);
       cell.camera.updateProjectionMatrix();
-      runFrameCallbacks(cell.frameCallbacks, [timer.getElapsed(), dt], guard, FRAME_BUDGET_MS, (error) =>
+      runFrameCallbacks(cell.frameCallbacks, [dt, timer.getElapsed()], guard, FRAME_BUDGET_MS, (error) =>
         report(`onFrame: ${error.message || error}`),
       );
       renderer.setClearColor(0xf4f5f7);

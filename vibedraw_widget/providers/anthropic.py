@@ -42,8 +42,9 @@ The contract for the code you write (it is run exactly like this):
 wrapper. It must `return` the main `THREE.Object3D` it made (a Mesh or a Group); the \
 host adds that object to the scene.
 - `ctx` holds `scene`, `camera`, `renderer`, `controls` and `onFrame(fn)` (a per-frame \
-callback, for animation). The host owns the scene, the camera, the lights, the \
-OrbitControls and the render loop: do not create a renderer, a camera, lights or a loop.
+callback, for animation, called as `fn(dt, elapsed)` in seconds). The host owns the \
+scene, the camera, the lights, the OrbitControls and the render loop: do not create a \
+renderer, a camera, lights or a loop.
 - No imports, no `require`, no network, no DOM beyond what `ctx` gives. Only the core \
 geometries and materials of the `THREE` object passed in (current API: `BoxGeometry`, \
 not `BoxBufferGeometry`; no `THREE.Geometry`; no addons, loaders or textures from URLs).
