@@ -154,13 +154,8 @@ def predicted_kinds(
 
 
 def _as_sketch_dict(sketch: Any) -> dict[str, Any]:
-    from .sketch import Sketch, validate_sketch
+    from .sketch import Sketch
 
-    if isinstance(sketch, dict) and sketch.get("version", 1) == 1 and "strokes" in sketch:
-        try:
-            return validate_sketch(sketch)
-        except Exception:
-            pass
     return Sketch.from_any(sketch).to_dict()
 
 
