@@ -28,7 +28,7 @@ RUNTIME = STATIC / "viewer.js"
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
     "style-src 'unsafe-inline'; img-src data: blob:; connect-src data: blob:; "
-    "font-src data:; media-src data: blob:"
+    "font-src data:; media-src data: blob:; form-action 'none'; base-uri 'none'"
 )
 """No network at all; ``unsafe-eval`` because generated code runs as an ``AsyncFunction``."""
 

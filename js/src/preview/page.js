@@ -10,6 +10,8 @@ export const PREVIEW_CSP = [
   "connect-src data: blob:",
   "worker-src blob:",
   "font-src data:",
+  "form-action 'none'", // no exfiltration by form submission
+  "base-uri 'none'",
 ].join("; ");
 
 /** Make a script body safe to inline in HTML (no early `</script>`). */
