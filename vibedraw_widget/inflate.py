@@ -40,6 +40,8 @@ from scipy.spatial import Delaunay, cKDTree
 from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.ops import polygonize, unary_union
 
+from .recognize import polyline_length, resample
+
 DEFAULT_SIZE = 1.0
 """The drawing's larger side becomes this many metres."""
 
@@ -163,10 +165,6 @@ def _dedupe(p: np.ndarray, eps: float) -> np.ndarray:
     return p[keep]
 
 
-def _length(p: np.ndarray) -> float:
-    return float(np.hypot(*np.diff(p, axis=0).T).sum()) if len(p) > 1 else 0.0
-
-
 def _diag(p: np.ndarray) -> float:
     return float(np.hypot(*(p.max(axis=0) - p.min(axis=0)))) if len(p) else 0.0
 
@@ -176,7 +174,7 @@ def _close_loop(p: np.ndarray, width: float) -> np.ndarray | None:
     crosses the start), trimmed to that meeting point; ``None`` for an open stroke."""
     if len(p) < 6:
         return None
-    length, diag = _length(p), _diag(p)
+    length, diag = polyline_length(p), _diag(p)
     if diag <= 0 or length < MIN_LOOP_RATIO * diag:  # a line or an arc encloses little
         return None
     tol = max(CLOSE_GAP * diag, 2.0 * width)
@@ -189,7 +187,7 @@ def _close_loop(p: np.ndarray, width: float) -> np.ndarray | None:
     if d[i, j] > tol:
         return None
     loop = p[head[i] : tail[j] + 1]
-    if len(loop) < 6 or _length(loop) < MIN_LOOP_RATIO * _diag(loop):
+    if len(loop) < 6 or polyline_length(loop) < MIN_LOOP_RATIO * _diag(loop):
         return None
     return loop
 
@@ -206,7 +204,7 @@ def _join_pair(a: np.ndarray, b: np.ndarray, width: float) -> np.ndarray | None:
     if best is None:
         return None
     loop = best[1]
-    return loop if _length(loop) >= MIN_LOOP_RATIO * _diag(loop) else None
+    return loop if polyline_length(loop) >= MIN_LOOP_RATIO * _diag(loop) else None
 
 
 def clean_polygon(loop: np.ndarray) -> Polygon | MultiPolygon | None:
@@ -342,12 +340,8 @@ def _target_faces(detail: float) -> int:
 
 def _resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
     """A closed ring (without the repeated last point) resampled at even arc length."""
-    closed = np.vstack((ring, ring[:1]))
-    seg = np.hypot(*np.diff(closed, axis=0).T)
-    cum = np.concatenate(([0.0], np.cumsum(seg)))
-    n = max(int(round(cum[-1] / spacing)), 8)
-    t = np.linspace(0.0, cum[-1], n, endpoint=False)
-    return np.column_stack((np.interp(t, cum, closed[:, 0]), np.interp(t, cum, closed[:, 1])))
+    n = max(int(round(polyline_length(np.vstack((ring, ring[:1]))) / spacing)), 8)
+    return resample(ring, n, closed=True)
 
 
 def _hex_lattice(bounds: tuple[float, float, float, float], spacing: float) -> np.ndarray:
@@ -667,13 +661,10 @@ def _parents_first(outlines: list[Outline]) -> list[int]:
 
 def _smooth_polyline(p: np.ndarray, spacing: float) -> np.ndarray:
     """Resample a polyline evenly and smooth it lightly (ends fixed)."""
-    seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
-    cum = np.concatenate(([0.0], np.cumsum(seg)))
-    if cum[-1] <= 1e-12:
+    length = polyline_length(p)
+    if length <= 1e-12:
         return p[:1]
-    n = max(int(math.ceil(cum[-1] / spacing)) + 1, 2)
-    t = np.linspace(0, cum[-1], n)
-    q = np.column_stack([np.interp(t, cum, p[:, k]) for k in range(p.shape[1])])
+    q = resample(p, max(int(math.ceil(length / spacing)) + 1, 2))
     for _ in range(2):
         if len(q) > 2:
             q[1:-1] = 0.25 * q[:-2] + 0.5 * q[1:-1] + 0.25 * q[2:]
@@ -688,9 +679,7 @@ def tube_mesh(points: np.ndarray, radius: float, detail: float = DEFAULT_DETAIL)
     """
     sides = int(min(max(round(16 * math.sqrt(detail)), 8), 32))
     cap_rings = max(sides // 4, 2)
-    length = (
-        float(np.linalg.norm(np.diff(points, axis=0), axis=1).sum()) if len(points) > 1 else 0.0
-    )
+    length = polyline_length(points)
     spacing = max(radius * 1.5, length / 400) if length > 0 else 1.0
     c = _smooth_polyline(points, spacing) if length > 0 else points[:1]
     if len(c) == 1:

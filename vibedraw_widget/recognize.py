@@ -161,7 +161,7 @@ def _as_sketch_dict(sketch: Any) -> dict[str, Any]:
 
 def _dominant(strokes: list[dict[str, Any]], group: Sequence[int], key: str) -> Any:
     """The value of ``key`` on the group's longest stroke."""
-    longest = max(group, key=lambda i: _length(np.asarray(strokes[i]["points"])[:, :2]))
+    longest = max(group, key=lambda i: polyline_length(np.asarray(strokes[i]["points"])[:, :2]))
     return strokes[longest][key]
 
 
@@ -169,7 +169,8 @@ def _dominant(strokes: list[dict[str, Any]], group: Sequence[int], key: str) -> 
 # geometry helpers
 
 
-def _length(pts: np.ndarray) -> float:
+def polyline_length(pts: np.ndarray) -> float:
+    """Length of the polyline ``pts`` (``(n, d)``, any dimension)."""
     if len(pts) < 2:
         return 0.0
     return float(np.sqrt((np.diff(pts, axis=0) ** 2).sum(1)).sum())
@@ -185,7 +186,8 @@ def _prepare(pts: np.ndarray) -> np.ndarray:
 
 
 def resample(pts: np.ndarray, n: int, closed: bool = False) -> np.ndarray:
-    """``n`` points evenly spaced along the polyline ``pts`` (around the loop if ``closed``)."""
+    """``n`` points evenly spaced along the polyline ``pts`` (``(m, d)``, any dimension;
+    around the loop if ``closed``)."""
     pts = np.asarray(pts, float)
     if closed:
         pts = np.vstack([pts, pts[:1]])
@@ -195,9 +197,7 @@ def resample(pts: np.ndarray, n: int, closed: bool = False) -> np.ndarray:
     if total <= 0:
         return np.repeat(pts[:1], n, axis=0)
     targets = np.linspace(0, total, n, endpoint=not closed)
-    x = np.interp(targets, cum, pts[:, 0])
-    y = np.interp(targets, cum, pts[:, 1])
-    return np.column_stack([x, y])
+    return np.column_stack([np.interp(targets, cum, pts[:, k]) for k in range(pts.shape[1])])
 
 
 def rdp(pts: np.ndarray, epsilon: float) -> np.ndarray:
@@ -366,7 +366,7 @@ def _closure(pts: np.ndarray) -> tuple[bool, int, int, np.ndarray]:
     loop runs from resampled index ``i`` to ``j``."""
     n = 128
     rs = resample(pts, n)
-    length = _length(pts)
+    length = polyline_length(pts)
     if length <= 0:
         return False, 0, n - 1, rs
     k = int(n * 0.3)
@@ -390,7 +390,7 @@ def _recognize_points(
 ) -> Shape:
     """The shape of one stroke or chain; ``closure`` is ``_closure(pts)`` when known."""
     pts = _prepare(pts)
-    if len(pts) < 2 or _length(pts) < 2:
+    if len(pts) < 2 or polyline_length(pts) < 2:
         p = pts[0] if len(pts) else np.zeros(2)
         geo = {
             "center": _r(p),
@@ -666,7 +666,7 @@ def _fit_polygon(loop: np.ndarray) -> _Fit | None:
 
 
 def _open_fits(pts: np.ndarray) -> list[_Fit]:
-    length = _length(pts)
+    length = polyline_length(pts)
     # least-squares line through the points, clipped to their extent along it
     mean = pts.mean(0)
     _, _, vt = np.linalg.svd(pts - mean)
