@@ -322,12 +322,8 @@ def _resolve_overlaps(outlines: list[Outline]) -> list[Outline]:
         if best is not None:
             b.parent = best[1]
             continue
-        b.under = [
-            i
-            for i, a in enumerate(outlines[:j])
-            if a.polygon.intersection(b.polygon).area > 0.0
-            and a.polygon.intersection(b.polygon).area < 0.9 * b.polygon.area
-        ]
+        overlaps = (a.polygon.intersection(b.polygon).area for a in outlines[:j])
+        b.under = [i for i, inter in enumerate(overlaps) if 0.0 < inter < 0.9 * b.polygon.area]
     return outlines
 
 
@@ -609,12 +605,9 @@ def inflate_layout(
             v[:, 2] = base + NESTED_RAISE * v[:, 2]
             mesh = trimesh.Trimesh(v, mesh.faces, process=False, validate=False)
         elif outline.under:
-            shift = (
-                max(
-                    float(np.nanmax(meshes[k].vertices[:, 2])) for k in outline.under if k in meshes
-                )
-                if any(k in meshes for k in outline.under)
-                else 0.0
+            shift = max(
+                (float(np.nanmax(meshes[k].vertices[:, 2])) for k in outline.under if k in meshes),
+                default=0.0,
             )
             mesh.apply_translation((0.0, 0.0, LAYER_SHIFT * shift))
         surfaces.add(i, mesh, n_front)
