@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .recognize import Shape
+from .recognize import CLOSED_KINDS, Shape
 
 WORLD_SIZE = 4.0
 """The drawing's larger side, in world units."""
@@ -357,26 +357,25 @@ def _layer_by_draw_order(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -
     """Draw order as depth: a shape drawn inside an earlier closed one (an eye in a face, a
     door on a wall) sits on the front of it; others stay in the middle, later ones a hair
     nearer the camera so that touching shapes still touch."""
-    for i, part in enumerate(parts):
+    # Each closed part's centre, half sizes and roundness, once it has its depth.
+    closed: list[tuple[list[float], tuple[float, float, float], bool]] = []
+    for i, (part, shape) in enumerate(zip(parts, shapes, strict=True)):
         x, y, _ = _center(part)
+        mine = half_extents(part)
         z = 0.002 * i
-        for j in range(i):
-            other = parts[j]
-            if shapes[j].kind not in ("ellipse", "rectangle", "triangle", "polygon", "blob"):
-                continue
-            ox, oy, oz = _center(other)
-            hx, hy, hz = half_extents(other)
-            mine = half_extents(part)
+        for (ox, oy, oz), (hx, hy, hz), round_ in closed:
             inside = abs(x - ox) < hx and abs(y - oy) < hy and mine[0] * mine[1] < hx * hy
             if not inside:
                 continue
-            if other["primitive"] == "sphere":
+            if round_:
                 t = 1 - ((x - ox) / hx) ** 2 - ((y - oy) / hy) ** 2
                 front = oz + hz * math.sqrt(max(t, 0.0))
             else:
                 front = oz + hz
             z = max(z, front)
         part["position"][2] = z
+        if shape.kind in CLOSED_KINDS:
+            closed.append((_center(part), mine, part["primitive"] == "sphere"))
 
 
 def _name_parts(parts: list[dict[str, Any]]) -> None:
