@@ -24,9 +24,10 @@ def improve_sketch(sketch: Any, shapes: Sequence[Shape] | None = None) -> dict[s
     ``shapes`` may be passed when already recognised (from this same sketch)."""
     from .sketch import Sketch
 
-    data = Sketch.from_any(sketch).to_dict()
+    source = Sketch.from_any(sketch)
     if shapes is None:
-        shapes = recognize(data)
+        shapes = recognize(source)  # a Sketch is already valid: not validated again
+    data = source.to_dict()
     strokes = [
         {"points": _clean_points(shape), "color": shape.color, "width": shape.width}
         for shape in shapes
