@@ -81,8 +81,12 @@ class Sketch:
             if text.startswith("data:image"):
                 return cls.from_png(decode_png(text))
             path = Path(source)
-            if not path.exists():
-                raise SketchError("input", f"no such file: {path}")
+            try:
+                exists = path.is_file()
+            except OSError:  # e.g. a long non-JSON string: "file name too long"
+                exists = False
+            if not exists:
+                raise SketchError("input", f"no such file: {text[:120]}")
             if path.suffix.lower() == ".png":
                 return cls.from_png(path.read_bytes())
             return cls.from_dict(parse_json(path.read_text(), str(path)))

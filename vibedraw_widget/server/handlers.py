@@ -219,6 +219,10 @@ class SubscribeHandler(VibeDrawAPIHandler):
                 await self.flush()
         except StreamClosedError:
             self.log.debug("SSE reader of %s went away", task_id)
+        except UnknownTask:
+            # The task expired mid-stream (a shared store's TTL): headers are out, so end
+            # the stream with a comment saying why instead of a 500 nobody can read.
+            self.write(b": the task expired\n\n")
         finally:
             await events.aclose()
 

@@ -93,7 +93,8 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
         "max_tokens": _bounded(body, "max_tokens", 1, 128_000, integer=True),
         "temperature": _bounded(body, "temperature", 0.0, 1.0, integer=False),
         "system_prompt": _string(body, "system_prompt", MAX_PROMPT, default=None),
-        "detail": _bounded(body, "detail", 0.1, 4.0, integer=False),
+        "detail": _bounded(body, "detail", 0.1, 5.0, integer=False),
+        "size": _bounded(body, "size", 0.001, 1000.0, integer=False),
     }
     scene = body.get("scene")
     if scene is not None:
