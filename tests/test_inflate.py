@@ -494,7 +494,7 @@ def test_provider_traces_a_png_when_no_sketch_was_sent():
     ctx = FakeContext()
     request = Request("model", image=png)
     glb = make(request, ctx)
-    assert ctx.calls[0] == "_trace" and ctx.events[0][0] == "tracing"
+    assert ctx.calls[0] == "trace_sketch" and ctx.events[0][0] == "tracing"
     assert request.sketch is not None
     (part,) = ctx.result["parts"]
     assert part["kind"] == "inflated"

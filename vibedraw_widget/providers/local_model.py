@@ -23,11 +23,7 @@ from typing import Any, ClassVar
 
 from .. import inflate
 from .base import ModelProvider, ProviderError, Request, TaskContext
-
-
-def _trace(request: Request) -> dict[str, Any]:
-    """The request's sketch, traced from its PNG (module-level: runs in a worker)."""
-    return request.ensure_sketch()
+from .local_code import trace_sketch
 
 
 def _number_option(
@@ -58,10 +54,10 @@ class LocalModelProvider(ModelProvider):
         size = _number_option(request.options, "size", inflate.DEFAULT_SIZE, 1e-3, 1e3)
 
         ctx.progress("tracing", 0.0, "finding outlines")
-        if request.sketch is None:
+        if request.sketch is None and request.image is not None:
             ctx.progress("tracing", 0.02, "tracing the image into strokes")
-            request.sketch = await ctx.run_cpu(_trace, request)
-        sketch = request.sketch
+            request.sketch = await ctx.run_cpu(trace_sketch, request.image)
+        sketch = request.ensure_sketch()
         layout = await ctx.run_cpu(inflate.find_outlines, sketch, size)
         n_out, n_tubes = len(layout.outlines), len(layout.tubes)
         if n_out + n_tubes == 0:
