@@ -49,7 +49,7 @@ def trace_png(png_bytes: bytes) -> dict[str, Any]:
     rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
     height, width = rgb.shape[:2]
     background = _background(rgb)
-    ink = np.abs(rgb - background).max(axis=2) > INK_THRESHOLD
+    ink = _channel_max(np.abs(rgb - background)) > INK_THRESHOLD
     strokes: list[dict[str, Any]] = []
     for color, layer in _color_layers(rgb, ink):
         strokes += _trace_layer(layer, color)
@@ -74,6 +74,12 @@ def _background(rgb: np.ndarray) -> np.ndarray:
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
     colors, counts = np.unique(border, axis=0, return_counts=True)
     return colors[int(np.argmax(counts))]
+
+
+def _channel_max(a: np.ndarray) -> np.ndarray:
+    """The largest of the three colour channels (last axis). Same as ``a.max(axis=-1)``,
+    about three times faster: numpy reduces a short last axis slowly."""
+    return np.maximum(np.maximum(a[..., 0], a[..., 1]), a[..., 2])
 
 
 def _hex(color: np.ndarray) -> str:
@@ -102,7 +108,7 @@ def _color_layers(rgb: np.ndarray, ink: np.ndarray) -> list[tuple[str, np.ndarra
         if len(centers) >= 16:
             break
     center_arr = np.array(centers)
-    dist = np.abs(pixels[:, None, :] - center_arr[None]).max(axis=2)
+    dist = _channel_max(np.abs(pixels[:, None, :] - center_arr[None]))
     nearest = np.argmin(dist, axis=1)
     layers = []
     ys, xs = np.nonzero(ink)
