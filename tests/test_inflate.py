@@ -12,7 +12,6 @@ import asyncio
 import io
 import json
 import math
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import trimesh
 from scipy.interpolate import griddata
 from shapely.ops import unary_union
 
+from tests.fakes import FakeTaskContext
 from vibedraw_widget import inflate
 from vibedraw_widget.inflate import (
     find_outlines,
@@ -440,43 +440,21 @@ def test_glb_loads_in_trimesh_with_the_same_geometry():
 # ------------------------------------------------------------ the provider
 
 
-class FakeContext:
-    """A TaskContext without an engine: records progress; ``run_cpu`` round-trips the
-    call through pickle, as a process pool would, so unpicklable stages fail here."""
-
-    def __init__(self, cancel_at: int | None = None) -> None:
-        self.task_id = "t-1"
-        self.result: dict[str, Any] = {}
-        self.events: list[tuple[str, float, str]] = []
-        self.calls: list[str] = []
-        self.cancel_at = cancel_at
-
-    def progress(self, stage: str, progress: float, message: str = "") -> None:
-        self.events.append((stage, progress, message))
-
-    async def run_cpu(self, fn, *args):
-        if self.cancel_at is not None and len(self.calls) == self.cancel_at:
-            raise asyncio.CancelledError
-        self.calls.append(fn.__name__)
-        fn, args = pickle.loads(pickle.dumps((fn, args)))
-        return pickle.loads(pickle.dumps(fn(*args)))
-
-
-def make(request: Request, ctx: FakeContext) -> bytes:
+def make(request: Request, ctx: FakeTaskContext) -> bytes:
     return asyncio.run(LocalModelProvider().make_model(request, ctx))
 
 
 def test_provider_reports_the_stages_in_order_and_returns_a_glb():
-    ctx = FakeContext()
+    ctx = FakeTaskContext()
     glb = make(Request("model", sketch=load("scene_tree_00")), ctx)
-    stages = [s for s, _, _ in ctx.events]
+    stages = [s for s, _, _ in ctx.progress_events]
     assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
         "tracing",
         "triangulating",
         "inflating",
         "exporting",
     ]
-    fractions = [p for _, p, _ in ctx.events]
+    fractions = [p for _, p, _ in ctx.progress_events]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert ctx.calls == [
         "find_outlines",
@@ -491,10 +469,10 @@ def test_provider_reports_the_stages_in_order_and_returns_a_glb():
 
 def test_provider_traces_a_png_when_no_sketch_was_sent():
     png = (DATA / "ellipse_04.png").read_bytes()
-    ctx = FakeContext()
+    ctx = FakeTaskContext()
     request = Request("model", image=png)
     glb = make(request, ctx)
-    assert ctx.calls[0] == "trace_sketch" and ctx.events[0][0] == "tracing"
+    assert ctx.calls[0] == "trace_sketch" and ctx.progress_events[0][0] == "tracing"
     assert request.sketch is not None
     (part,) = ctx.result["parts"]
     assert part["kind"] == "inflated"
@@ -504,7 +482,7 @@ def test_provider_traces_a_png_when_no_sketch_was_sent():
 
 
 def test_provider_honours_the_detail_option():
-    low, high = FakeContext(), FakeContext()
+    low, high = FakeTaskContext(), FakeTaskContext()
     make(Request("model", sketch=load("ellipse_01"), options={"detail": 0.5}), low)
     make(Request("model", sketch=load("ellipse_01"), options={"detail": 3}), high)
     assert low.result["triangles"] * 3 < high.result["triangles"]
@@ -513,20 +491,20 @@ def test_provider_honours_the_detail_option():
 @pytest.mark.parametrize("options", [{"detail": "high"}, {"detail": 0}, {"size": float("nan")}])
 def test_provider_rejects_bad_options_naming_the_field(options):
     with pytest.raises(ProviderError, match=f"options.{next(iter(options))}"):
-        make(Request("model", sketch=load("ellipse_01"), options=options), FakeContext())
+        make(Request("model", sketch=load("ellipse_01"), options=options), FakeTaskContext())
 
 
 def test_provider_refuses_an_empty_sketch():
     with pytest.raises(ProviderError, match="no strokes"):
-        make(Request("model", sketch=sketch_of()), FakeContext())
+        make(Request("model", sketch=sketch_of()), FakeTaskContext())
 
 
 def test_cancelling_stops_before_the_next_stage():
-    ctx = FakeContext(cancel_at=2)  # while the second outline is being triangulated
+    ctx = FakeTaskContext(cancel_at=2)  # while the second outline is being triangulated
     with pytest.raises(asyncio.CancelledError):
         make(Request("model", sketch=load("scene_tree_00")), ctx)
     assert ctx.calls == ["find_outlines", "triangulate_outline"]
-    assert {s for s, _, _ in ctx.events} <= {"tracing", "triangulating"}
+    assert {s for s, _, _ in ctx.progress_events} <= {"tracing", "triangulating"}
 
 
 # ------------------------------------------------------------ through the engine

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import pickle
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -336,17 +337,27 @@ def refused_url() -> Iterator[str]:
 
 class FakeTaskContext:
     """A provider context (``providers.base.TaskContext``) that records what it is told:
-    ``progress_events`` as ``(stage, progress, message)``; ``run_cpu`` runs inline."""
+    ``progress_events`` as ``(stage, progress, message)``, ``calls`` as the names of the
+    functions given to ``run_cpu``. ``run_cpu`` runs inline but round-trips the call and
+    its result through pickle, as the engine's process pool does, so work that could not
+    cross to a worker fails here too; with ``cancel_at=n`` the n-th call (from 0) is
+    cancelled instead."""
 
-    def __init__(self, task_id: str = "task-1") -> None:
+    def __init__(self, task_id: str = "task-1", cancel_at: int | None = None) -> None:
         self.task_id = task_id
         self.result: dict[str, Any] = {}
         self.progress_events: list[tuple[str, float, str]] = []
+        self.calls: list[str] = []
+        self.cancel_at = cancel_at
 
     def progress(self, stage: str, progress: float, message: str = "") -> None:
         """Record one progress report."""
         self.progress_events.append((stage, progress, message))
 
     async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` right here (tests need no worker process)."""
-        return fn(*args)
+        """Run ``fn(*args)`` right here, with arguments and result pickled both ways."""
+        if self.cancel_at is not None and len(self.calls) == self.cancel_at:
+            raise asyncio.CancelledError
+        self.calls.append(fn.__name__)
+        fn, args = pickle.loads(pickle.dumps((fn, args)))
+        return pickle.loads(pickle.dumps(fn(*args)))
