@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,6 +208,37 @@ def _join_pair(a: np.ndarray, b: np.ndarray, width: float) -> np.ndarray | None:
     return loop if polyline_length(loop) >= MIN_LOOP_RATIO * _diag(loop) else None
 
 
+def _maybe_joinable(points: list[np.ndarray], widths: list[float]) -> Iterator[tuple[int, int]]:
+    """Index pairs ``i < j`` (in order) whose ends pass :func:`_join_pair`'s gap test.
+
+    The same test on first and last points and bounding boxes, one row of pairs at a
+    time in numpy, so that the exact test (which joins the points) runs on the few
+    pairs that can pass, not on every pair of hundreds of open strokes. A hair of slack
+    keeps it from dropping a pair the exact test would accept.
+    """
+    if len(points) < 2:
+        return
+    first = np.array([p[0] for p in points])
+    last = np.array([p[-1] for p in points])
+    lo = np.array([p.min(axis=0) for p in points])
+    hi = np.array([p.max(axis=0) for p in points])
+    w = np.asarray(widths, dtype=float)
+
+    def dist(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return np.hypot(p[..., 0] - q[..., 0], p[..., 1] - q[..., 1])
+
+    for i in range(len(points) - 1):
+        j = slice(i + 1, None)
+        extent = np.maximum(hi[i], hi[j]) - np.minimum(lo[i], lo[j])
+        tol = np.maximum(
+            CLOSE_GAP * np.hypot(extent[:, 0], extent[:, 1]), 2.0 * np.maximum(w[i], w[j])
+        )
+        forward = np.maximum(dist(last[i], first[j]), dist(last[j], first[i]))
+        backward = np.maximum(dist(last[i], last[j]), dist(first[j], first[i]))
+        for k in np.flatnonzero(np.minimum(forward, backward) <= tol * (1 + 1e-9)):
+            yield i, i + 1 + int(k)
+
+
 def clean_polygon(loop: np.ndarray) -> Polygon | MultiPolygon | None:
     """The region a closed loop encloses, with self-overlaps resolved: the loop is noded
     at its crossings and every face it bounds is kept (so a stray overshoot loop or a
@@ -252,18 +284,16 @@ def find_outlines(sketch: dict[str, Any], size: float = DEFAULT_SIZE) -> Layout:
     # Pair open strokes into outlines, closest joints first.
     pairs = []
     keys = sorted(open_)
-    for ai, a in enumerate(keys):
-        for b in keys[ai + 1 :]:
-            width = max(float(strokes[a].get("width", 4)), float(strokes[b].get("width", 4)))
-            loop = _join_pair(open_[a], open_[b], width)
-            if loop is not None:
-                gap = min(
-                    np.hypot(*(open_[a][-1] - open_[b][0]))
-                    + np.hypot(*(open_[a][0] - open_[b][-1])),
-                    np.hypot(*(open_[a][-1] - open_[b][-1]))
-                    + np.hypot(*(open_[a][0] - open_[b][0])),
-                )
-                pairs.append((gap / _diag(loop), a, b, loop))
+    widths = [float(strokes[k].get("width", 4)) for k in keys]
+    for ai, bi in _maybe_joinable([open_[k] for k in keys], widths):
+        a, b = keys[ai], keys[bi]
+        loop = _join_pair(open_[a], open_[b], max(widths[ai], widths[bi]))
+        if loop is not None:
+            gap = min(
+                np.hypot(*(open_[a][-1] - open_[b][0])) + np.hypot(*(open_[a][0] - open_[b][-1])),
+                np.hypot(*(open_[a][-1] - open_[b][-1])) + np.hypot(*(open_[a][0] - open_[b][0])),
+            )
+            pairs.append((gap / _diag(loop), a, b, loop))
     for _, a, b, loop in sorted(pairs, key=lambda t: t[0]):
         if a in open_ and b in open_:
             del open_[a], open_[b]
