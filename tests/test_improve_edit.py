@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,13 @@ from vibedraw_widget.improve import improve_sketch
 from vibedraw_widget.providers.base import ProviderError, Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
 from vibedraw_widget.recognize import recognize
-from vibedraw_widget.scene import COLORS, EditNotUnderstood, apply_edit, build_scene
+from vibedraw_widget.scene import (
+    COLORS,
+    EditNotUnderstood,
+    apply_edit,
+    build_scene,
+    check_scene,
+)
 from vibedraw_widget.sketch import validate_sketch
 
 DATA = Path(__file__).parent / "data"
@@ -192,3 +199,32 @@ async def test_provider_edit_accepts_a_scene_description():
     request = Request(type="edit", threejs_code=json.dumps(scene), prompt="rotate 30 degrees")
     code = "".join([c async for c in provider.stream_code(request, FakeTaskContext())])
     assert "root.rotation.set(0, " + f"{math.radians(30):.3f}".rstrip("0") in code
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"name": "a = 1; fetch('//x'); const b"}, "parts[0].name"),
+        ({"name": "return"}, "parts[0].name"),
+        ({"color": "#abc"}, "parts[0].color"),
+        ({"position": [0, "1", 0]}, "parts[0].position"),
+        ({"params": {"radius": float("inf")}}, "parts[0].params"),
+    ],
+)
+async def test_a_scene_from_outside_is_checked_before_code_is_written_from_it(change, field):
+    scene = _scene("ellipse_00")
+    scene["parts"][0].update(change)
+    request = Request(type="edit", threejs_code=json.dumps(scene), prompt="make it red")
+    with pytest.raises(ProviderError, match=rf"scene\.{re.escape(field)}"):
+        _ = [c async for c in LocalCodeProvider().stream_code(request, FakeTaskContext())]
+
+
+def test_every_sample_scene_and_its_edits_pass_the_check():
+    for path in sorted(DATA.glob("*_0[0-3].json")):
+        scene = check_scene(_scene(path.stem))
+        for prompt in ("add a hat", "add wheels", "add a chimney and windows", "make it blue"):
+            try:
+                edited, _ = apply_edit(scene, prompt)
+            except EditNotUnderstood:
+                continue
+            check_scene(edited)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from ..codegen import generate_chunks, scene_from_code
 from ..recognize import recognize
-from ..scene import EditNotUnderstood, apply_edit, build_scene
+from ..scene import EditNotUnderstood, SceneError, apply_edit, build_scene, check_scene
 from .base import CodeProvider, ProviderError, Request, TaskContext
 
 MODEL_NAME = "vibedraw-local-shapes"
@@ -107,7 +107,9 @@ class LocalCodeProvider(CodeProvider):
                 "ValueError",
             )
         try:
-            return apply_edit(scene, request.prompt)
+            return apply_edit(check_scene(scene), request.prompt)
+        except SceneError as exc:
+            raise ProviderError(str(exc), "ValueError") from None
         except EditNotUnderstood as exc:
             raise ProviderError(str(exc), "EditNotUnderstood") from None
 
