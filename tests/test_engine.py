@@ -133,3 +133,20 @@ async def test_the_background_engine_serves_callers_on_any_loop():
     events = await bg.collect(record.task_id)
     assert [e.type for e in events] == ["start", "delta", "delta", "delta", "complete"]
     assert sys.getrefcount(bg) > 0
+
+
+def _bad_sketch() -> None:
+    from vibedraw_widget.sketch import validate_sketch
+
+    validate_sketch({"strokes": [{"points": [[0, float("nan")]]}]})
+
+
+async def test_a_sketch_error_raised_in_a_pool_worker_comes_back_whole():
+    from vibedraw_widget.sketch import SketchError
+
+    engine = Engine(Settings(cpu_pool="process", cpu_workers=1))
+    with pytest.raises(SketchError) as raised:
+        await engine.cpu.run(_bad_sketch)
+    assert raised.value.field == "strokes[0].points[0][1]"
+    assert await engine.cpu.run(_pid) != _pid()  # the pool is still usable
+    await engine.close()

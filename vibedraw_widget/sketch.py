@@ -41,6 +41,12 @@ class SketchError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"`{field}`: {message}")
         self.field = field
+        self.detail = message
+
+    def __reduce__(self) -> tuple[type[SketchError], tuple[str, str]]:
+        # Raised inside a CPU-pool worker, it must survive pickling back to the server;
+        # the default rebuilds from the formatted message alone and breaks the pool.
+        return (type(self), (self.field, self.detail))
 
 
 @dataclass

@@ -33,6 +33,10 @@ class ProviderError(Exception):
         super().__init__(message)
         self.error_type = error_type or type(self).__name__
 
+    def __reduce__(self) -> tuple[type[ProviderError], tuple[str, str]]:
+        # Keep error_type when raised in a CPU-pool worker and pickled back.
+        return (type(self), (str(self), self.error_type))
+
 
 class NotConfigured(ProviderError):
     """The provider lacks configuration (an API key, a URL); the message says what to set."""
