@@ -32,7 +32,7 @@ class Settings:
     retention_seconds: float = 3600.0
     store_url: str = "memory://"
     claim_after_seconds: float = 30.0  # redis store: a dead worker's task is re-run after this
-    cpu_workers: int = 2
+    cpu_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     cpu_pool: str = "process"  # "process" or "thread"
 
     def __post_init__(self) -> None:

@@ -21,42 +21,50 @@ class VibeDraw(ExtensionApp):
     load_other_extensions = True
 
     code_provider = Unicode(
-        "auto",
+        Settings.code_provider,
         help="Code provider: 'auto' (anthropic when ANTHROPIC_API_KEY is set, else local), "
         "'local', 'anthropic' or a plug-in's name.",
     ).tag(config=True)
     model_provider = Unicode(
-        "local", help="Model (mesh) provider: 'local', 'trellis' or a plug-in's name."
+        Settings.model_provider,
+        help="Model (mesh) provider: 'local', 'trellis' or a plug-in's name.",
     ).tag(config=True)
     anthropic_model = Unicode(
         Settings.anthropic_model, help="Claude model used by the anthropic code provider."
     ).tag(config=True)
-    anthropic_max_retries = CInt(2, help="Retries the anthropic SDK makes itself.").tag(config=True)
-    max_tokens = CInt(8192, help="Default max_tokens of an LLM answer.").tag(config=True)
-    temperature = CFloat(0.2, help="Default sampling temperature of an LLM answer.").tag(
+    anthropic_max_retries = CInt(
+        Settings.anthropic_max_retries, help="Retries the anthropic SDK makes itself."
+    ).tag(config=True)
+    max_tokens = CInt(Settings.max_tokens, help="Default max_tokens of an LLM answer.").tag(
         config=True
     )
+    temperature = CFloat(
+        Settings.temperature, help="Default sampling temperature of an LLM answer."
+    ).tag(config=True)
     trellis_url = Unicode(
         Settings.trellis_url, help="Task endpoint of a Trellis/PiAPI-compatible service."
     ).tag(config=True)
-    trellis_timeout = CFloat(600.0, help="Seconds to follow a remote Trellis task.").tag(
-        config=True
-    )
-    max_concurrent_tasks = CInt(4, help="Tasks run at the same time; others wait.").tag(config=True)
-    max_queued_tasks = CInt(64, help="Tasks allowed to wait; beyond it POST answers 429.").tag(
-        config=True
-    )
-    task_timeout = CFloat(300.0, help="Seconds before a task ends with a TimeoutError.").tag(
-        config=True
-    )
-    max_upload_bytes = CInt(20 * 1024 * 1024, help="Largest request body (413 beyond).").tag(
-        config=True
-    )
-    retention_seconds = CFloat(3600.0, help="How long finished tasks' logs are kept.").tag(
-        config=True
-    )
+    trellis_timeout = CFloat(
+        Settings.trellis_timeout, help="Seconds to follow a remote Trellis task."
+    ).tag(config=True)
+    max_concurrent_tasks = CInt(
+        Settings.max_concurrent_tasks, help="Tasks run at the same time; others wait."
+    ).tag(config=True)
+    max_queued_tasks = CInt(
+        Settings.max_queued_tasks, help="Tasks allowed to wait; beyond it POST answers 429."
+    ).tag(config=True)
+    task_timeout = CFloat(
+        Settings.task_timeout, help="Seconds before a task ends with a TimeoutError."
+    ).tag(config=True)
+    max_upload_bytes = CInt(
+        Settings.max_upload_bytes, help="Largest request body (413 beyond)."
+    ).tag(config=True)
+    retention_seconds = CFloat(
+        Settings.retention_seconds, help="How long finished tasks' logs are kept."
+    ).tag(config=True)
     store_url = Unicode(
-        "memory://", help="Where tasks live: memory:// (this process) or redis://host:port/db."
+        Settings.store_url,
+        help="Where tasks live: memory:// (this process) or redis://host:port/db.",
     ).tag(config=True)
     run_tasks = Bool(
         None,
@@ -64,21 +72,19 @@ class VibeDraw(ExtensionApp):
         help="Run tasks in this server. Default: yes with memory://, no with redis:// "
         "(then `vibedraw worker` processes run them).",
     ).tag(config=True)
-    cpu_workers = CInt(2, help="Processes for CPU-bound provider work (meshing, tracing).").tag(
+    cpu_workers = CInt(help="Processes for CPU-bound provider work (meshing, tracing).").tag(
         config=True
     )
-    cpu_pool = Enum(["process", "thread"], "process", help="Pool kind for CPU-bound work.").tag(
-        config=True
-    )
+    cpu_pool = Enum(
+        ["process", "thread"], Settings.cpu_pool, help="Pool kind for CPU-bound work."
+    ).tag(config=True)
     sse_keepalive_seconds = CFloat(15.0, help="Seconds of silence before an SSE keepalive.").tag(
         config=True
     )
 
     @default("cpu_workers")
     def _default_cpu_workers(self) -> int:
-        import os
-
-        return max(1, min(4, os.cpu_count() or 1))
+        return Settings().cpu_workers
 
     def settings_from_config(self) -> Settings:
         """The engine's :class:`Settings` from this app's traitlets."""
