@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..providers.base import TASK_TYPES, Request
@@ -59,16 +59,10 @@ class TaskSpec:
             raise ValueError(f"unknown task type {self.type!r}; expected one of {TASK_TYPES}")
 
     def request(self) -> Request:
-        """The provider-facing view of this spec."""
-        return Request(
-            type=self.type,
-            sketch=self.sketch,
-            image=self.image,
-            prompt=self.prompt,
-            threejs_code=self.threejs_code,
-            error=self.error,
-            options=dict(self.options),
-        )
+        """The provider-facing view of this spec: every :class:`Request` field, copied
+        (``options`` too, so a provider cannot change the recorded spec)."""
+        values = {f.name: getattr(self, f.name) for f in fields(Request)}
+        return Request(**{**values, "options": dict(self.options)})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (the image as base64)."""
