@@ -23,10 +23,12 @@ def client(api_url, token):
 
 
 class CuttingProxy:
-    """A TCP proxy that drops its first connection once a ``delta`` event went through."""
+    """A TCP proxy that counts connections and (``cut=True``) drops its first one once a
+    ``delta`` event went through."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, cut: bool = True) -> None:
         self.target_port = target_port
+        self.cut_first = cut
         self.connections = 0
         self.cut = asyncio.Event()
 
@@ -46,7 +48,7 @@ class CuttingProxy:
                     dst.write(data)
                     await dst.drain()
                     seen += data
-                    if watch and number == 1 and b"event: delta" in seen:
+                    if watch and self.cut_first and number == 1 and b"event: delta" in seen:
                         self.cut.set()
                         break
             finally:
@@ -81,6 +83,18 @@ async def test_events_resume_after_a_dropped_connection_with_nothing_lost(
     assert (
         "".join(e.data["text"] for e in events if e.type == "delta") == events[-1].data["content"]
     )
+
+
+async def test_requests_reuse_one_keep_alive_connection(api_url, jp_http_port, jp_base_url, token):
+    proxy = CuttingProxy(jp_http_port, cut=False)
+    port = await proxy.start()
+    async with AsyncClient(f"http://127.0.0.1:{port}{jp_base_url}", token) as via_proxy:
+        for _ in range(5):
+            assert await via_proxy.providers()
+        task_id = await via_proxy.submit("code", SKETCH, prompt="n=1", provider="scripted")
+        assert (await via_proxy.wait(task_id)).type == "complete"
+        assert (await via_proxy.status(task_id))["status"] == "completed"
+    assert proxy.connections == 1
 
 
 async def test_follow_a_model_task_over_the_websocket_and_download_it(client):

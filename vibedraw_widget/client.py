@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -72,16 +73,42 @@ class AsyncClient:
         self.timeout = timeout
         self.max_reconnects = max_reconnects
         self.headers = {"Authorization": f"token {token}"} if token else {}
+        self._pool: httpx.AsyncClient | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.base_url}>"
 
-    def _http(self, timeout: float | None = None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(headers=self.headers, timeout=timeout or self.timeout)
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _http(self) -> httpx.AsyncClient:
+        """The connection pool, opened on first use and kept: a batch of hundreds of tasks
+        reuses a few keep-alive connections instead of paying for a new client (and its
+        TLS context, milliseconds of CPU) per request. Connections belong to the event
+        loop that opened them, so a call from another loop gets a pool of its own."""
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool_loop is not loop:
+            self._pool = httpx.AsyncClient(
+                headers=self.headers,
+                timeout=self.timeout,
+                # Every followed task holds a stream open: no cap below the caller's own.
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+            )
+            self._pool_loop = loop
+        return self._pool
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (the client opens a new pool if used again)."""
+        pool, self._pool, self._pool_loop = self._pool, None, None
+        if pool is not None:
+            await pool.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async with self._http() as http:
-            response = await http.request(method, self.api_url + path, **kwargs)
+        response = await self._http().request(method, self.api_url + path, **kwargs)
         _raise_for_status(response)
         return response
 
@@ -139,11 +166,13 @@ class AsyncClient:
         last, failures = after, 0
         while True:
             try:
-                async for event in self._sse_once(task_id, last):
-                    last, failures = event.id, 0
-                    yield event
-                    if event.type in TERMINAL:
-                        return
+                # aclosing: hand the connection back as soon as the task ends.
+                async with contextlib.aclosing(self._sse_once(task_id, last)) as stream:
+                    async for event in stream:
+                        last, failures = event.id, 0
+                        yield event
+                        if event.type in TERMINAL:
+                            return
                 raise httpx.RemoteProtocolError("the stream ended before the task did")
             except RETRYABLE:
                 failures += 1
@@ -153,15 +182,23 @@ class AsyncClient:
 
     async def _sse_once(self, task_id: str, after: int) -> AsyncIterator[Event]:
         headers = {"Last-Event-ID": str(after)} if after else {}
-        async with self._http(timeout=None) as http:
-            url = f"{self.api_url}subscribe/{task_id}"
-            async with aconnect_sse(http, "GET", url, headers=headers) as source:
-                if not source.response.is_success:
-                    await source.response.aread()
-                    _raise_for_status(source.response)
-                async for sse in source.aiter_sse():
-                    if sse.event and sse.data:  # skip the bare `retry:` block
-                        yield Event(int(sse.id), sse.event, json.loads(sse.data))
+        url = f"{self.api_url}subscribe/{task_id}"
+        # No read timeout: a task may be quiet for long (the server sends keepalives).
+        async with aconnect_sse(self._http(), "GET", url, headers=headers, timeout=None) as source:
+            if not source.response.is_success:
+                await source.response.aread()
+                _raise_for_status(source.response)
+            blocks = source.aiter_sse()
+            async for sse in blocks:
+                if not (sse.event and sse.data):  # skip the bare `retry:` block
+                    continue
+                event = Event(int(sse.id), sse.event, json.loads(sse.data))
+                if event.type in TERMINAL:
+                    # The server ends the response here: read that end, so that the
+                    # connection goes back to the pool instead of being closed.
+                    async for _ in blocks:
+                        pass
+                yield event
 
     async def model_updates(self, task_id: str, after: int = 0) -> AsyncIterator[dict[str, Any]]:
         """Model-task status messages over the WebSocket (DESIGN §6), resumed on a drop."""
@@ -189,9 +226,10 @@ class AsyncClient:
 
     async def wait(self, task_id: str) -> Event:
         """Follow a task to its end and return the terminal event."""
-        async for event in self.events(task_id):
-            if event.type in TERMINAL:
-                return event
+        async with contextlib.aclosing(self.events(task_id)) as events:
+            async for event in events:
+                if event.type in TERMINAL:
+                    return event
         raise VibeDrawError(500, "the stream ended without a terminal event")
 
 
@@ -267,6 +305,14 @@ class Client:
         """See :meth:`AsyncClient.model_updates`."""
         return self._iterate(self.aio.model_updates(task_id, after))
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
-        """Stop the client's loop thread."""
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        """Close the connections and stop the client's loop thread."""
+        if self._loop.is_running():
+            self._run(self.aio.aclose())
+            self._loop.call_soon_threadsafe(self._loop.stop)
