@@ -12,6 +12,7 @@ import asyncio
 import io
 import json
 import math
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -399,6 +400,19 @@ def test_empty_sketch_gives_no_parts_and_an_empty_glb_scene():
 
 
 # ------------------------------------------------------------ GLB
+
+
+def test_parts_cross_a_process_boundary_as_their_arrays_only():
+    parts = sketch_to_meshes(load("scene_snowman_00"))
+    glb = meshes_to_glb(parts)
+    pickled = pickle.dumps(parts)
+    back = pickle.loads(pickled)
+    assert meshes_to_glb(back) == glb
+    assert [(p.name, p.kind, p.strokes, p.color) for p in back] == [
+        (p.name, p.kind, p.strokes, p.color) for p in parts
+    ]
+    # A whole Trimesh pickles its caches too, several times the GLB's size.
+    assert len(pickled) < 2 * len(glb)
 
 
 def read_glb_json(glb: bytes) -> dict[str, Any]:

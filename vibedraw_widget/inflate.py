@@ -135,6 +135,19 @@ class Part:
     strokes: list[int]
     outline: Polygon | MultiPolygon | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Parts travel between pool processes. A pickled Trimesh carries its whole cache
+        # (normals, adjacency …), eight times the mesh, and the server would spend
+        # milliseconds holding the GIL on it: send the two arrays instead.
+        state = dict(self.__dict__)
+        state["mesh"] = (np.asarray(self.mesh.vertices), np.asarray(self.mesh.faces))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vertices, faces = state["mesh"]
+        mesh = trimesh.Trimesh(vertices, faces, process=False, validate=False)
+        self.__dict__.update(state, mesh=mesh)
+
 
 # ------------------------------------------------------------------- stage 1: outlines
 
