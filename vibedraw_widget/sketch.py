@@ -171,21 +171,31 @@ def _side(data: Mapping[str, Any], key: str, default: int) -> int:
     return int(round(number))
 
 
+def _point(point: Any) -> list[float]:
+    """A clean ``[x, y, pressure]``. Errors name the field relative to the point (``[1]``):
+    the caller adds where the point is only when one fails, since formatting that for
+    every point was most of the cost of checking a sketch."""
+    if not isinstance(point, (list, tuple)) or len(point) not in (2, 3):
+        raise SketchError("", "expected [x, y] or [x, y, pressure]")
+    x = _number(point[0], "[0]")
+    y = _number(point[1], "[1]")
+    pressure = _number(point[2], "[2]") if len(point) == 3 else 0.5
+    if abs(x) > 10 * MAX_SIDE or abs(y) > 10 * MAX_SIDE:
+        raise SketchError("", f"({x}, {y}) is far outside any canvas")
+    return [x, y, min(max(pressure, 0.0), 1.0)]
+
+
 def _points(raw: Any, where: str) -> list[list[float]]:
     if not isinstance(raw, list):
         raise SketchError(where, f"expected a list of [x, y(, pressure)], got {type(raw).__name__}")
     if len(raw) > MAX_POINTS_PER_STROKE:
         raise SketchError(where, f"{len(raw)} points is more than {MAX_POINTS_PER_STROKE}")
-    points = []
-    for i, point in enumerate(raw):
-        if not isinstance(point, (list, tuple)) or len(point) not in (2, 3):
-            raise SketchError(f"{where}[{i}]", "expected [x, y] or [x, y, pressure]")
-        x = _number(point[0], f"{where}[{i}][0]")
-        y = _number(point[1], f"{where}[{i}][1]")
-        pressure = _number(point[2], f"{where}[{i}][2]") if len(point) == 3 else 0.5
-        if abs(x) > 10 * MAX_SIDE or abs(y) > 10 * MAX_SIDE:
-            raise SketchError(f"{where}[{i}]", f"({x}, {y}) is far outside any canvas")
-        points.append([x, y, min(max(pressure, 0.0), 1.0)])
+    points: list[list[float]] = []
+    try:
+        for point in raw:
+            points.append(_point(point))
+    except SketchError as exc:
+        raise SketchError(f"{where}[{len(points)}]{exc.field}", exc.detail) from None
     return points
 
 
