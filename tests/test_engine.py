@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from tests.providers_for_tests import release, tiny_glb
 from vibedraw_widget.engine import Engine, EventLog, TaskSpec
 from vibedraw_widget.engine.events import LogClosed
-from vibedraw_widget.engine.runner import CpuPool
+from vibedraw_widget.engine.runner import WORKER_NICENESS, CpuPool
 from vibedraw_widget.providers import registry
 from vibedraw_widget.settings import Settings
 
@@ -79,6 +80,9 @@ async def test_cpu_work_runs_in_another_process():
     glb = await engine.cpu.run(tiny_glb, 2.0)
     pid = await engine.cpu.run(_pid)
     assert glb[:4] == b"glTF" and pid != _pid()
+    # The workers yield the CPU to the server (and to everything else).
+    niceness = await engine.cpu.run(os.getpriority, os.PRIO_PROCESS, 0)
+    assert niceness == WORKER_NICENESS
     await engine.close()
 
 
