@@ -4,12 +4,12 @@
    the CPU-heavy inflation runs in the engine's process pool), then probes an *unrelated*
    SSE stream — subscribe to a finished task, time to its first event — every 20 ms,
    first idle, then while a batch of meshes runs on the same server through
-   ``generate_many(client=…)``. Reports p50 / p99 and the loaded/idle ratio (goal: p99
-   within 2× of idle).
+   ``vibedraw generate --server`` (another process), for several rounds. Reports p50 /
+   p99 per round and the loaded/idle p99 ratio of all rounds' samples (goal: within 2×).
 2. **Throughput.** In-process ``generate_many`` at concurrency 1, 2 and 4 for the
    ``code`` and ``model`` kinds on the sample sketches; sketches per second.
 
-    python benchmarks/bench_batch.py [--sketches 16] [--probe-seconds 5]
+    python benchmarks/bench_batch.py [--sketches 256] [--rounds 3] [--probe-seconds 8]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -105,9 +106,35 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"n": len(values), "p50": statistics.median(ordered), "p99": p99}
 
 
+def run_batch(url: str, task_id: str, sketches: list[Path], out: Path) -> tuple[list[float], dict]:
+    """Probe while a mesh batch runs through the CLI; the probe's samples and the batch.
+
+    The batch runs in its own process, so that the probe measures the server, not this
+    process's GIL.
+    """
+    command = [sys.executable, "-m", "vibedraw_widget.cli", "generate",
+               *map(str, sketches), "--kind", "model", "--server", url,
+               "--token", TOKEN, "--concurrency", "4", "--no-progress",
+               "--out", str(out)]  # fmt: skip
+    started = time.perf_counter()
+    batch_process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    samples: list[float] = []
+    while batch_process.poll() is None:
+        samples += probe(url, task_id, 0.3)
+    output = batch_process.stdout.read().strip()
+    shutil.rmtree(out, ignore_errors=True)  # a few hundred MB of pages and GLBs per round
+    return samples, {
+        "seconds": time.perf_counter() - started,
+        "exit": batch_process.returncode,
+        "summary": output.splitlines()[-1] if output else "",
+    }
+
+
 def responsiveness(
-    sketches: list[Path], probe_seconds: float, cpu_workers: int | None = None
+    sketches: list[Path], probe_seconds: float, rounds: int, cpu_workers: int | None = None
 ) -> dict[str, object]:
+    """``rounds`` times: probe the idle server, then probe it during a batch. Reports
+    each round's p99 ratio and the ratio of the pooled samples."""
     from vibedraw_widget.batch import generate_many
     from vibedraw_widget.client import Client
 
@@ -116,37 +143,34 @@ def responsiveness(
         try:
             task_id = finished_task(url)
             # Warm up: connections, and the engine's worker processes (spawned on first use).
-            warm = Client(url, TOKEN)
-            generate_many(sketches[:4], kind="model", client=warm, concurrency=4, progress=False)
-            warm.close()
+            with Client(url, TOKEN) as warm:
+                generate_many(sketches[:4], kind="model", client=warm, progress=False)
             probe(url, task_id, 0.5)
-            idle = percentiles(probe(url, task_id, probe_seconds))
-            # The batch runs in its own process (the CLI), so that the probe measures the
-            # server, not this process's GIL.
-            command = [sys.executable, "-m", "vibedraw_widget.cli", "generate",
-                       *map(str, sketches), "--kind", "model", "--server", url,
-                       "--token", TOKEN, "--concurrency", "4", "--no-progress",
-                       "--out", str(Path(tmp) / "out")]  # fmt: skip
-            started = time.perf_counter()
-            batch_process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-            loaded_samples = []
-            while batch_process.poll() is None:
-                loaded_samples += probe(url, task_id, 0.3)
-            out = batch_process.stdout.read()
-            batch = {
-                "seconds": time.perf_counter() - started,
-                "exit": batch_process.returncode,
-                "summary": out.strip().splitlines()[-1] if out.strip() else "",
-            }
-            loaded = percentiles(loaded_samples)
+            idle_all: list[float] = []
+            loaded_all: list[float] = []
+            per_round = []
+            for number in range(rounds):
+                idle = probe(url, task_id, probe_seconds)
+                loaded, batch = run_batch(url, task_id, sketches, Path(tmp) / f"out{number}")
+                idle_all += idle
+                loaded_all += loaded
+                per_round.append(
+                    {
+                        "idle": percentiles(idle),
+                        "loaded": percentiles(loaded),
+                        "ratio": percentiles(loaded)["p99"] / percentiles(idle)["p99"],
+                        "batch": batch,
+                    }
+                )
         finally:
             process.terminate()
             process.wait(30)
+    idle_p, loaded_p = percentiles(idle_all), percentiles(loaded_all)
     return {
-        "idle_ms": idle,
-        "during_batch_ms": loaded,
-        "p99_ratio": loaded["p99"] / idle["p99"],
-        "batch": batch,
+        "rounds": per_round,
+        "idle_ms": idle_p,
+        "during_batch_ms": loaded_p,
+        "p99_ratio": loaded_p["p99"] / idle_p["p99"],
     }
 
 
@@ -175,8 +199,11 @@ def throughput(sketches: list[Path]) -> list[dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sketches", type=int, default=16, help="sketches per batch")
-    parser.add_argument("--probe-seconds", type=float, default=5.0, help="idle probe time")
+    parser.add_argument("--sketches", type=int, default=256, help="sketches per batch")
+    parser.add_argument("--rounds", type=int, default=3, help="idle + batch rounds")
+    parser.add_argument(
+        "--probe-seconds", type=float, default=8.0, help="idle probe time per round"
+    )
     parser.add_argument("--skip-server", action="store_true", help="throughput only")
     parser.add_argument(
         "--cpu-workers", type=int, default=None, help="the server's c.VibeDraw.cpu_workers"
@@ -185,18 +212,21 @@ def main() -> None:
     sketches = sample_sketches(args.sketches)
     print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     if not args.skip_server:
-        report = responsiveness(sketches, args.probe_seconds, args.cpu_workers)
+        report = responsiveness(sketches, args.probe_seconds, args.rounds, args.cpu_workers)
+        print("\nSSE probe of an unrelated stream (ms to first event), idle vs during a batch:")
+        for number, row in enumerate(report["rounds"], 1):
+            idle, loaded, batch = row["idle"], row["loaded"], row["batch"]
+            print(
+                f"  round {number}: idle n={idle['n']:4} p50={idle['p50']:5.2f} "
+                f"p99={idle['p99']:5.2f} | batch n={loaded['n']:4} p50={loaded['p50']:5.2f} "
+                f"p99={loaded['p99']:5.2f} | ratio {row['ratio']:.2f}x | {batch['summary']} "
+                f"in {batch['seconds']:.1f}s (exit {batch['exit']})"
+            )
         idle, loaded = report["idle_ms"], report["during_batch_ms"]
-        print("\nSSE probe of an unrelated stream (ms to first event):")
-        print(f"  idle          n={idle['n']:4}  p50={idle['p50']:6.2f}  p99={idle['p99']:6.2f}")
         print(
-            f"  during batch  n={loaded['n']:4}  p50={loaded['p50']:6.2f}  "
-            f"p99={loaded['p99']:6.2f}   p99 ratio {report['p99_ratio']:.2f}x (goal ≤ 2x)"
-        )
-        batch = report["batch"]
-        print(
-            f"  batch (vibedraw generate --server, concurrency 4, exit {batch['exit']}): "
-            f"{batch['summary']} in {batch['seconds']:.1f}s (incl. CLI start-up)"
+            f"  all rounds: idle p99 {idle['p99']:.2f} ms (n={idle['n']}), during batches "
+            f"p99 {loaded['p99']:.2f} ms (n={loaded['n']}): "
+            f"ratio {report['p99_ratio']:.2f}x (goal ≤ 2x)"
         )
     print("\nIn-process throughput:")
     print(f"  {'kind':6} {'conc':>4} {'ok':>5} {'seconds':>8} {'sketches/s':>11}")
