@@ -257,16 +257,16 @@ def test_png_starting_point_is_traced(engine):
     assert pad.sketch["width"] == 200 and pad.sketch["strokes"]
 
 
-def test_a_re_run_announced_by_a_retry_event_voids_the_earlier_attempts_text(pad):
+FOLDING = json.loads((Path(__file__).parent / "data" / "event_folding.json").read_text())
+
+
+@pytest.mark.parametrize("case", FOLDING["cases"], ids=lambda case: case["name"])
+def test_events_fold_into_the_pad_as_in_the_front_end(case, engine):
+    """The same table drives the front end's reduceEvent test (js/test/transport.test.js)."""
     from vibedraw_widget.engine import Event
 
-    pad.task_id, pad.task_type = "t-1", "3d"
-    for event in [
-        Event(1, "start", {"attempt": 1}),
-        Event(2, "delta", {"text": "stale;", "attempt": 1}),
-        Event(3, "progress", {"stage": "retry", "attempt": 2, "progress": 0.0}),
-        Event(4, "start", {"attempt": 2}),
-        Event(5, "delta", {"text": "fresh;", "attempt": 2}),
-    ]:
-        pad._apply("t-1", event)
-    assert pad.code == "fresh;"
+    pad = SketchPad(engine=engine)
+    pad.task_id, pad.task_type, pad.code = "t-1", case["task_type"], case.get("code", "")
+    for event_id, kind, data in case["events"]:
+        pad._apply("t-1", Event(event_id, kind, data))
+    assert {field: getattr(pad, field) for field in case["expect"]} == case["expect"]

@@ -387,7 +387,7 @@ class SketchPad(anywidget.AnyWidget):
                     self.error = ""
                     self.status = "completed"
                 elif event.type == "error":
-                    self.error = str(data.get("error", "the task failed"))
+                    self.error = str(data.get("error") or "the task failed")
                     self.message = str(data.get("error_type") or "error")
                     self.status = "failed"
                 elif event.type == "cancelled":

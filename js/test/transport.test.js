@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   ApiError,
@@ -158,47 +159,17 @@ test("parseEvent: id and JSON data; connection errors and retry-only frames are 
   assert.equal(parseEvent("delta", { data: "{oops" }), null);
 });
 
-test("reduceEvent folds a code task: deltas grow the code, complete sets the runnable code", () => {
-  let state = { code: "", task_type: "3d", last_event_id: 0 };
-  const events = [
-    { id: 1, type: "start", data: { provider: "local" } },
-    { id: 2, type: "delta", data: { text: "const a = 1;\n" } },
-    { id: 3, type: "progress", data: { progress: 0.5, message: "half" } },
-    { id: 4, type: "delta", data: { text: "return a;" } },
-  ];
-  for (const e of events) state = { ...state, ...reduceEvent(state, e) };
-  assert.equal(state.code, "const a = 1;\nreturn a;");
-  assert.equal(state.progress, 0.5);
-  assert.equal(state.last_event_id, 4);
-  state = { ...state, ...reduceEvent(state, { id: 5, type: "complete", data: { code: "return 1;", content: "x" } }) };
-  assert.equal(state.status, "completed");
-  assert.equal(state.code, "return 1;");
-  assert.equal(state.result_kind, "code");
-});
+const folding = JSON.parse(readFileSync(new URL("../../tests/data/event_folding.json", import.meta.url), "utf8"));
 
-test("reduceEvent: a worker's re-run (progress stage retry) voids the earlier attempt's text", () => {
-  let state = { code: "", task_type: "3d", last_event_id: 0 };
-  const events = [
-    { id: 1, type: "start", data: { attempt: 1 } },
-    { id: 2, type: "delta", data: { text: "stale;", attempt: 1 } },
-    { id: 3, type: "progress", data: { stage: "retry", attempt: 2, progress: 0 } },
-    { id: 4, type: "start", data: { attempt: 2 } },
-    { id: 5, type: "delta", data: { text: "fresh;", attempt: 2 } },
-  ];
-  for (const e of events) state = { ...state, ...reduceEvent(state, e) };
-  assert.equal(state.code, "fresh;");
-});
-
-test("reduceEvent: errors keep their message; improve replaces the sketch; model tasks keep the code", () => {
-  const err = reduceEvent({ task_type: "3d" }, { id: 2, type: "error", data: { error: "boom", error_type: "X" } });
-  assert.equal(err.status, "failed");
-  assert.equal(err.error, "boom");
-  const sketch = { strokes: [] };
-  assert.equal(reduceEvent({ task_type: "improve" }, { id: 3, type: "complete", data: { sketch } }).sketch, sketch);
-  const model = reduceEvent({ task_type: "model", code: "keep" }, { id: 2, type: "delta", data: { text: "x" } });
-  assert.equal(model.code, undefined);
-  assert.equal(reduceEvent({}, { id: 1, type: "cancelled", data: {} }).status, "cancelled");
-});
+// The same table drives the Python widget's _apply test (tests/test_widget.py).
+for (const { name, task_type, code, events, expect } of folding.cases) {
+  test(`reduceEvent: ${name}`, () => {
+    let state = { task_type, code: code ?? "", last_event_id: 0 };
+    for (const [id, type, data] of events) state = { ...state, ...reduceEvent(state, { id, type, data }) };
+    const got = Object.fromEntries(Object.keys(expect).map((field) => [field, state[field]]));
+    assert.deepEqual(got, expect);
+  });
+}
 
 test("subscribe resumes after a dropped stream: Last-Event-ID, no event lost or shown twice", async () => {
   FakeEventSource.instances = [];
