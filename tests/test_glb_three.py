@@ -1,5 +1,5 @@
 """The local provider's GLB loads in three.js's GLTFLoader under Node (tests/js/load_glb.mjs)
-with one named mesh per part, the stroke colours, metres-sized, centred, y up."""
+with one named mesh per part, the stroke colours, metres-sized, standing on y = 0, y up."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def test_gltfloader_sees_every_part_named_coloured_and_in_place(name, tmp_path):
         assert np.allclose(mesh["max"], part.mesh.bounds[1], atol=1e-5)
     lo, hi = np.array(seen["min"]), np.array(seen["max"])
     assert max(hi[:2] - lo[:2]) == pytest.approx(1.0, abs=0.02)  # metres-sized
-    assert np.allclose((lo + hi) / 2, 0, atol=0.02)  # centred
+    assert np.allclose((lo + hi)[[0, 2]] / 2, 0, atol=0.02)  # centred in x and z
+    assert 0 <= lo[1] < 0.02  # standing on y = 0
 
 
 def test_gltfloader_puts_the_top_of_the_drawing_at_positive_y(tmp_path):

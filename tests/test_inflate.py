@@ -250,13 +250,14 @@ def test_no_interior_edge_joins_two_outline_vertices(name):
     assert np.all(counts[~on_outline] == 2)
 
 
-def test_model_is_metres_sized_centred_with_y_up():
+def test_model_is_metres_sized_standing_on_the_floor_with_y_up():
     sketch = load("scene_snowman_00")
     parts = sketch_to_meshes(sketch)
     bounds = np.array([p.mesh.bounds for p in parts])
     lo, hi = bounds[:, 0].min(axis=0), bounds[:, 1].max(axis=0)
     assert max(hi[:2] - lo[:2]) == pytest.approx(1.0, abs=0.02)
-    assert np.allclose((lo + hi) / 2, 0, atol=0.02)
+    assert np.allclose((lo + hi)[[0, 2]] / 2, 0, atol=0.02)  # centred in x and z
+    assert 0 <= lo[1] < 0.02  # on y = 0, like the code path's scenes
     # The stroke drawn highest on the canvas (smallest sketch y) is highest in the model.
     top_stroke = min(
         range(3), key=lambda i: np.mean(np.array(sketch["strokes"][i]["points"])[:, 1])

@@ -6,7 +6,9 @@ that a provider can run it in a worker process and report progress in between:
 1. :func:`find_outlines` (*tracing*): strokes → closed outlines (single strokes whose ends
    meet, or two strokes whose ends meet each other) as clean polygons with
    self-overlaps resolved, plus open strokes as tube centrelines; the sketch's plane is
-   mapped to metres, x right, y up (sketch y is down), centred on the drawing.
+   mapped to metres, x right, y up (sketch y is down), centred on the drawing in x, its
+   bottom on ``y = 0`` as in the code path's scenes: a mesh and a code object side by
+   side in a World stand on the same floor.
 2. :func:`triangulate_outline` (*triangulating*): a polygon → a conforming Delaunay
    triangulation with interior points on a jittered hexagonal lattice; interior edges
    that join two outline vertices are split, so front and back glue watertight.
@@ -71,7 +73,8 @@ part's height in front of it (layering by draw order)."""
 
 @dataclass
 class Frame:
-    """The map from sketch pixels (y down) to model metres (x right, y up), centred."""
+    """The map from sketch pixels (y down) to model metres (x right, y up): pixel ``(cx, cy)``
+    goes to the origin."""
 
     scale: float
     cx: float
@@ -154,18 +157,18 @@ class Part:
 
 def sketch_frame(sketch: dict[str, Any], size: float = DEFAULT_SIZE) -> Frame:
     """The frame that maps the drawing's bounding box (plus a pen width) onto ``size``
-    metres, centred on it."""
+    metres, centred on it in x, with its bottom edge (the pen's too) on ``y = 0``."""
     pts = [np.asarray(s["points"], dtype=float)[:, :2] for s in sketch.get("strokes", [])]
     pts = [p for p in pts if len(p)]
     if not pts:
         w, h = float(sketch.get("width", 640)), float(sketch.get("height", 480))
-        return Frame(scale=size / max(w, h), cx=w / 2, cy=h / 2)
+        return Frame(scale=size / max(w, h), cx=w / 2, cy=h)
     allp = np.concatenate(pts)
     lo, hi = allp.min(axis=0), allp.max(axis=0)
     # The pen width counts, so a lone dot becomes a ball ``size`` across.
     pen = max(float(s.get("width", 4)) for s in sketch["strokes"])
     extent = float(max(hi - lo)) + pen
-    return Frame(scale=size / extent, cx=float(lo[0] + hi[0]) / 2, cy=float(lo[1] + hi[1]) / 2)
+    return Frame(scale=size / extent, cx=float(lo[0] + hi[0]) / 2, cy=float(hi[1]) + pen / 2)
 
 
 def _dedupe(p: np.ndarray, eps: float) -> np.ndarray:
@@ -631,7 +634,7 @@ def inflate_layout(
     layout: Layout, triangulations: list[Triangulation], detail: float = DEFAULT_DETAIL
 ) -> list[Part]:
     """Stage 3 (*inflating*): inflate each outline, place nested and layered ones, build
-    tubes, and centre the whole model along z (x and y are centred by the frame)."""
+    tubes, and centre the whole model along z (the frame placed x and y)."""
     parts: list[Part] = []
     surfaces = _Surfaces()
     meshes: dict[int, trimesh.Trimesh] = {}
