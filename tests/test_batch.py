@@ -14,7 +14,7 @@ from vibedraw_widget.batch import generate, generate_many
 from vibedraw_widget.engine.background import BackgroundEngine
 from vibedraw_widget.providers import registry
 from vibedraw_widget.providers.base import CodeProvider, ProviderError, Request, TaskContext
-from vibedraw_widget.result import GenerationError, Result
+from vibedraw_widget.result import LABEL_LENGTH, GenerationError, Result
 from vibedraw_widget.settings import Settings
 from vibedraw_widget.sketch import Sketch, SketchError, render_png
 
@@ -364,3 +364,23 @@ def test_saved_html_is_a_sandboxed_offline_viewer_that_renders_in_chromium(bg, t
         browser.close()
     assert shown == 2  # the failed result has a cell with its error, no 3D view
     assert all(url.startswith("file://") for url in requests)  # nothing fetched from a network
+
+
+def test_a_result_is_named_by_its_file_else_its_prompt_or_the_sketchs_labels():
+    labelled = sketch("a  pine\ntree")
+    assert Result("code", "completed", source="tree.json", sketch=labelled).label == "tree.json"
+    assert Result("code", "completed", prompt="a red apple", sketch=labelled).label == (
+        "a red apple"
+    )
+    assert Result("code", "completed", sketch=labelled).label == "a pine tree"
+    long = Result("code", "completed", prompt="word " * 30).label
+    assert len(long) == LABEL_LENGTH and long.endswith("…")
+    assert Result("code", "completed", task_id="0b7c3f9e-4a51").label == "0b7c3f9e"
+
+
+def test_the_prompt_does_not_repeat_a_label_it_already_says():
+    drawn = sketch("a snowman")
+    drawn["texts"].append({"x": 5, "y": 20, "text": "red scarf"})
+    assert Request("3d", drawn, prompt="A Snowman").full_prompt == "A Snowman red scarf"
+    assert Request("3d", drawn).full_prompt == "a snowman red scarf"
+    assert Request("3d", drawn, prompt="a hat").full_prompt == "a hat a snowman red scarf"

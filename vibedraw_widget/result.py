@@ -42,6 +42,10 @@ class GenerationCancelled(GenerationError):
     """The generation was cancelled."""
 
 
+LABEL_LENGTH = 40
+"""Characters of a prompt that :attr:`Result.label` shows."""
+
+
 @dataclass(repr=False, eq=False)
 class Result:
     """One generation's outcome.
@@ -82,8 +86,15 @@ class Result:
 
     @property
     def label(self) -> str:
-        """A short name for this result: the input's file name, else its task id."""
-        return self.source or (self.task_id or "result")[:8]
+        """A short name for this result: the input's file name, else its prompt or the
+        sketch's text labels (shortened), else its task id."""
+        if self.source:
+            return self.source
+        texts = (self.sketch or {}).get("texts", [])
+        words = " ".join((self.prompt or " ".join(t.get("text", "") for t in texts)).split())
+        if words:
+            return words if len(words) <= LABEL_LENGTH else words[: LABEL_LENGTH - 1] + "…"
+        return (self.task_id or "result")[:8]
 
     def raise_for_status(self) -> Result:
         """Return ``self`` if completed, else raise :class:`GenerationError`."""

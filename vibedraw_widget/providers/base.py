@@ -61,9 +61,14 @@ class Request:
 
     @property
     def full_prompt(self) -> str:
-        """The prompt with the sketch's text labels appended (the labels steer generation)."""
-        labels = " ".join(t["text"] for t in (self.sketch or {}).get("texts", []) if t["text"])
-        return " ".join(part for part in (self.prompt.strip(), labels.strip()) if part)
+        """The prompt with the sketch's text labels appended (the labels steer generation);
+        a label the prompt already says is not repeated."""
+        prompt = self.prompt.strip()
+        parts = [prompt] if prompt else []
+        for text in (t["text"].strip() for t in (self.sketch or {}).get("texts", [])):
+            if text and text.lower() not in " ".join(parts).lower():
+                parts.append(text)
+        return " ".join(parts)
 
     def ensure_sketch(self) -> dict[str, Any]:
         """The sketch, tracing ``image`` when only an image was sent (CPU work: call it
