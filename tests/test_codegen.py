@@ -18,6 +18,7 @@ from vibedraw_widget.providers.base import Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
 from vibedraw_widget.recognize import recognize
 from vibedraw_widget.scene import COLORS, apply_edit, build_scene, half_extents
+from vibedraw_widget.sketch import DEFAULT_COLOR
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -137,6 +138,19 @@ def test_prompt_words_steer_colours_and_materials():
     house = _scene("scene_house_00", "a house with a blue roof")
     roles = {p["role"]: p for p in house["parts"]}
     assert roles["roof"]["color"] == COLORS["blue"] and roles["walls"]["color"] != COLORS["blue"]
+
+
+def test_drawn_colours_are_kept_and_natural_ones_fill_in_for_the_default_pen():
+    drawn = _sketch("scene_snowman_00")
+    colours = [stroke["color"] for stroke in drawn["strokes"]]
+    assert DEFAULT_COLOR not in colours  # drawn in colours of the user's choosing
+    kept = build_scene(recognize(drawn), "a snowman")
+    assert sorted(p["color"] for p in kept["parts"]) == sorted(colours)
+    for stroke in drawn["strokes"]:
+        stroke["color"] = DEFAULT_COLOR
+    filled = build_scene(recognize(drawn), "a snowman")
+    assert {p["color"] for p in filled["parts"]} == {"#f8f9fa"}  # snow
+    assert build_scene(recognize(drawn), "a blue snowman")["parts"][0]["color"] == COLORS["blue"]
 
 
 def test_edited_scenes_still_run_in_three():

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .recognize import CLOSED_KINDS, Shape
+from .sketch import DEFAULT_COLOR
 
 WORLD_SIZE = 4.0
 """The drawing's larger side, in world units."""
@@ -442,6 +443,13 @@ def _bottom(part: dict[str, Any]) -> float:
     return _center(part)[1] - half_extents(part)[1]
 
 
+def _tint(part: dict[str, Any], color: str) -> None:
+    """Give an arranged part its natural colour (snow white, a red roof …) unless it was
+    drawn in a colour of the user's own choosing: only the default pen colour is no choice."""
+    if part["color"] == DEFAULT_COLOR:
+        part["color"] = color
+
+
 def _arrange_snowman(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None:
     """Balls of snow stacked on one axis, each resting on the one below."""
     balls = sorted(_indices(shapes, ["ellipse"]), key=lambda i: parts[i]["position"][1])
@@ -461,7 +469,7 @@ def _arrange_snowman(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> No
         y = r if y is None else y + 0.85 * (prev_r + r)
         part["position"] = [x, y, 0.0]
         part["role"] = role
-        part["color"] = "#f8f9fa"
+        _tint(part, "#f8f9fa")
         part["material"] = {"roughness": 0.9, "metalness": 0.0}
         prev_r = r
 
@@ -473,7 +481,8 @@ def _arrange_house(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None
         return
     walls_i = max(boxes, key=lambda i: np.prod(half_extents(parts[i])[:2]))
     walls = parts[walls_i]
-    walls.update(role="walls", rotation=[0.0, 0.0, 0.0], color="#e9d8b4")
+    walls.update(role="walls", rotation=[0.0, 0.0, 0.0])
+    _tint(walls, "#e9d8b4")
     walls["params"]["depth"] = walls["params"]["width"] * 0.8
     walls["material"] = {"roughness": 0.8, "metalness": 0.0}
     wx, _, _ = walls["position"]
@@ -496,8 +505,8 @@ def _arrange_house(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None
             },
             position=[wx, _top(walls), 0.0],
             rotation=[0.0, 0.0, 0.0],
-            color="#b03a2e",
         )
+        _tint(roof, "#b03a2e")
     for i in boxes:
         if i == walls_i:
             continue
@@ -508,7 +517,7 @@ def _arrange_house(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None
             part["role"] = "door" if low else "window"
             part["params"]["depth"] = 0.05
             part["position"][2] = depth / 2
-            part["color"] = "#6d4c41" if low else "#a5d8ff"
+            _tint(part, "#6d4c41" if low else "#a5d8ff")
 
 
 def _arrange_tree(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None:
@@ -530,8 +539,8 @@ def _arrange_tree(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None:
         position=[tx, hy, 0.0],
         rotation=[0.0, 0.0, 0.0],
         scale=[1.0, 1.0, 1.0],
-        color="#8b5a2b",
     )
+    _tint(trunk, "#8b5a2b")
     top = 2 * hy
     for i in sorted(crowns, key=lambda i: _center(parts[i])[1]):
         crown = parts[i]
@@ -540,7 +549,8 @@ def _arrange_tree(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None:
             crown.update(
                 primitive="cone", params={"radius": cx_, "height": 2 * cy_}, scale=[1.0, 1.0, 1.0]
             )
-        crown.update(role="crown", rotation=[0.0, 0.0, 0.0], color="#2f9e44")
+        crown.update(role="crown", rotation=[0.0, 0.0, 0.0])
+        _tint(crown, "#2f9e44")
         base = top - 0.15 * cy_
         y = base + cy_ if crown["primitive"] != "lathe" else base
         crown["position"] = [tx, y, 0.0]
@@ -574,8 +584,8 @@ def _arrange_car(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None:
             position=[x, r, 0.0],
             rotation=[0.0, 0.0, 0.0],
             scale=[1.0, 1.0, 1.0],
-            color="#212529",
         )
+        _tint(wheel, "#212529")
         wheel["wheel"] = {"radius": r, "track": depth / 2 + r * 0.15, "width": r * 0.5}
     lowest = min((_bottom(parts[i]) for i in wheels if parts[i]["role"] == "wheel"), default=0.0)
     if lowest < 0:
@@ -588,12 +598,14 @@ def _arrange_sun(parts: list[dict[str, Any]], shapes: Sequence[Shape]) -> None:
     rounds = _indices(shapes, ["ellipse"])
     if rounds:
         sun = parts[max(rounds, key=lambda i: _center(parts[i])[1])]
-        sun.update(role="sun", color="#fcc419")
+        sun["role"] = "sun"
+        _tint(sun, "#fcc419")
         sun["material"] = {"roughness": 0.5, "metalness": 0.0, "emissive": "#f08c00"}
     lines = _indices(shapes, ["line", "polyline"])
     if lines:
         ground = parts[min(lines, key=lambda i: _center(parts[i])[1])]
-        ground.update(role="ground", color="#2f9e44")
+        ground["role"] = "ground"
+        _tint(ground, "#2f9e44")
 
 
 _ARRANGERS = {
