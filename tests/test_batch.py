@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from vibedraw_widget.providers.base import CodeProvider, ProviderError, Request,
 from vibedraw_widget.result import LABEL_LENGTH, GenerationError, Result
 from vibedraw_widget.settings import Settings
 from vibedraw_widget.sketch import Sketch, SketchError, render_png
+from vibedraw_widget.viewer import gallery
 
 DATA = Path(__file__).parent / "data"
 
@@ -105,6 +107,7 @@ def test_generate_code_returns_the_streamed_code_usage_and_timings(bg):
     assert 0 <= result.timings["first_output"] <= result.timings["run"] <= result.timings["total"]
     assert result.sketch == Sketch.from_any(DATA / "ellipse_00.json").to_dict()
     assert "Result code completed 'ellipse_00.json' provider=scripted" in repr(result)
+    assert repr(result).endswith(" ms>")  # a quick task's time in milliseconds
 
 
 @pytest.mark.parametrize(
@@ -123,8 +126,11 @@ def test_generate_accepts_every_input_form(bg, make_input, expect):
     result = generate(make_input(), provider="per-input", engine=bg)
     assert result.ok, result.error
     assert result.code.startswith(expect)
-    # PNGs go to the provider untraced (it traces in the CPU pool), so no input sketch here.
-    assert (result.sketch is None) == (expect == "// image\n")
+    # PNGs go to the provider untraced (it traces in the CPU pool), so no input sketch
+    # here: the result keeps the image, which a gallery shows as the cell's thumbnail.
+    assert (result.sketch is None) == (expect == "// image\n") == (result.image is not None)
+    if result.image is not None:
+        assert base64.b64encode(result.image).decode() in gallery([result]).to_html()
 
 
 def test_generate_model_returns_glb_bytes_and_saves_them(bg, tmp_path):

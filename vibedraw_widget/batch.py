@@ -326,7 +326,7 @@ def generate(
         prepared.source = ""
     spec = _spec(prepared, kind, prompt, provider, code, options)
     result = Result(kind=kind, status="pending", source=prepared.source, prompt=prompt)
-    result.sketch = prepared.sketch
+    result.sketch, result.image = prepared.sketch, prepared.image
     loop, runner = _runner_for(client, engine)
     ended = threading.Event()
 
@@ -383,6 +383,7 @@ def generate_many(
             specs.append(None)
         else:
             result.source, result.sketch = prepared.source, prepared.sketch
+            result.image = prepared.image
             specs.append(_spec(prepared, kind, prompt, provider, code, options))
         results.append(result)
 

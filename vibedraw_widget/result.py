@@ -53,7 +53,8 @@ class Result:
     ``status`` is ``"completed"``, ``"failed"`` or ``"cancelled"``. Depending on ``kind``:
     ``code`` (and ``content``, the full answer) for code and edit, ``glb`` (bytes) for
     model, ``improved`` (a sketch dict) and ``improved_png`` for improve. ``sketch`` is the
-    input sketch (``None`` when the input was a PNG that only the provider traced).
+    input sketch (``None`` when the input was a PNG that only the provider traced; then
+    ``image`` holds it).
     ``timings`` holds seconds: ``queued`` (waiting for a slot), ``first_output`` (start to
     first delta or progress), ``run`` (start to end) and ``total`` (submit to end).
     """
@@ -68,6 +69,8 @@ class Result:
     content: str | None = None
     glb: bytes | None = None
     sketch: dict[str, Any] | None = None
+    image: bytes | None = None
+    """The input PNG, when the input was an image."""
     improved: dict[str, Any] | None = None
     improved_png: bytes | None = None
     usage: dict[str, Any] = field(default_factory=dict)
@@ -120,7 +123,8 @@ class Result:
         elif self.error:
             parts.append(f"error={_shorten(self.error, 80)!r}")
         if "total" in self.timings:
-            parts.append(f"{self.timings['total']:.2f}s")
+            total = self.timings["total"]
+            parts.append(f"{total * 1000:.0f} ms" if total < 1 else f"{total:.2f} s")
         return "<" + " ".join(parts) + ">"
 
     # -- output ---------------------------------------------------------------------

@@ -217,6 +217,8 @@ class Gallery:
             thumb = ""
             if result.sketch is not None:
                 thumb = _png_img(render_png(result.sketch, scale=0.15), "sketch", 48)
+            elif result.image is not None:
+                thumb = _png_img(result.image, "sketch", 48)
             if spec is not None:
                 objects.append(spec)
                 view, css = '<div class="view"></div>', "cell"
