@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.providers_for_tests import release, tiny_glb
 from vibedraw_widget.engine import Engine, EventLog, TaskSpec
 from vibedraw_widget.engine.events import LogClosed
-from vibedraw_widget.engine.runner import WORKER_NICENESS, CpuPool
+from vibedraw_widget.engine.pool import WORKER_NICENESS, CpuPool
 from vibedraw_widget.providers import registry
 from vibedraw_widget.settings import Settings
+
+DATA = Path(__file__).parent / "data"
 
 
 def spec(provider="scripted", prompt="", kind="3d"):
@@ -154,3 +158,24 @@ async def test_a_sketch_error_raised_in_a_pool_worker_comes_back_whole():
     assert raised.value.field == "strokes[0].points[0][1]"
     assert await engine.cpu.run(_pid) != _pid()  # the pool is still usable
     await engine.close()
+
+
+def test_a_script_without_a_main_guard_runs_once_and_its_cpu_work_succeeds(tmp_path):
+    """Pool workers do not re-run the user's ``__main__`` (multiprocessing's default)."""
+    script = tmp_path / "make_mesh.py"
+    runs = tmp_path / "runs.txt"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from vibedraw_widget import generate\n"
+        f"with open({str(runs)!r}, 'a') as f:\n"
+        "    f.write('ran\\n')\n"
+        f"result = generate({str(DATA / 'ellipse_00.json')!r}, kind='model')\n"
+        "print(result.status, len(result.glb or b''))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    status, size = done.stdout.split()
+    assert status == "completed" and int(size) > 1000, done.stderr
+    assert runs.read_text() == "ran\n"  # not once more per worker

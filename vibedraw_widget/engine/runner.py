@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
-import multiprocessing
-import os
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -23,81 +19,12 @@ from ..providers.base import CodeProvider, ModelProvider, NotConfigured, Provide
 from ..providers.registry import get_provider
 from ..settings import Settings
 from .events import FINAL_STATUS, Event, LogClosed
+from .pool import CpuPool
 from .store import TaskStore, open_store
 from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask, kind_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class CpuPool:
-    """A lazily started process (or thread) pool for CPU-bound provider work."""
-
-    def __init__(self, workers: int, kind: str = "process") -> None:
-        self.workers = max(1, workers)
-        self.kind = kind
-        self._pool: concurrent.futures.Executor | None = None
-        self._lock = threading.Lock()
-
-    def executor(self) -> concurrent.futures.Executor:
-        with self._lock:
-            if self._pool is None:
-                if self.kind == "thread":
-                    self._pool = concurrent.futures.ThreadPoolExecutor(self.workers)
-                else:
-                    # spawn: forking a process that runs tornado and threads is unsafe.
-                    context = multiprocessing.get_context("spawn")
-                    self._pool = concurrent.futures.ProcessPoolExecutor(
-                        self.workers, mp_context=context, initializer=_yield_cpu
-                    )
-            return self._pool
-
-    def warm(self) -> None:
-        """Start the workers now and import the geometry modules there, so that the first
-        task does not pay for process start-up (about a second) on its first delta."""
-        if self.kind == "process":
-            for _ in range(self.workers):
-                self.executor().submit(_import_geometry)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        pool = self.executor()
-        try:
-            return await loop.run_in_executor(pool, fn, *args)
-        except concurrent.futures.BrokenExecutor:
-            # A worker died (killed, out of memory): start a fresh pool for the next task.
-            # Only the broken one: another caller of the same pool may already have
-            # started its successor, whose work must not be cancelled.
-            self.shutdown(pool)
-            raise
-
-    def shutdown(self, only: concurrent.futures.Executor | None = None) -> None:
-        """Stop the pool (``only``: if it is still that one)."""
-        with self._lock:
-            pool = self._pool
-            if pool is None or (only is not None and pool is not only):
-                return
-            self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-WORKER_NICENESS = 19
-"""Pool workers' nice value. At 19 a worker weighs about 1/70 of a normal process, so a
-server woken by a request preempts it at once, yet meshing still progresses beside a
-busy kernel (``SCHED_IDLE`` would stall it there). Nice 10 let a mesh batch double the
-server's p99 latency on two cores."""
-
-
-def _yield_cpu() -> None:
-    """Run pool workers at the lowest priority: when cores are scarce, the process serving
-    streams and the notebook UI gets the CPU first and meshing takes what is left."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
-
-
-def _import_geometry() -> None:
-    import vibedraw_widget.inflate  # noqa: F401
-    import vibedraw_widget.recognize  # noqa: F401
 
 
 class _Context:

@@ -102,7 +102,9 @@ class TaskContext(Protocol):
         """Append a ``progress`` event (``progress`` in 0..1). Safe from any thread."""
 
     async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in the CPU pool (a worker process) and await its result."""
+        """Run ``fn(*args)`` in the CPU pool (a worker process) and await its result.
+        ``fn`` must be a module-level function of an importable module (workers do not
+        import the script's ``__main__``)."""
         ...
 
 
