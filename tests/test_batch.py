@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import base64
+import gzip
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -144,7 +145,9 @@ def test_generate_model_returns_glb_bytes_and_saves_them(bg, tmp_path):
     ]
     assert result.save(tmp_path / "m.glb").read_bytes() == result.glb
     page = result.save(tmp_path / "m.html").read_text()
-    assert result.glb_base64() in page
+    config = page.split('<script id="vibedraw-config" type="application/json">')[1]
+    (spec,) = json.loads(config.split("</script>")[0])["objects"]
+    assert gzip.decompress(base64.b64decode(spec["glb_gzip"])) == result.glb  # all of it
     with pytest.raises(ValueError, match="has no code"):
         result.save(tmp_path / "m.js")
     assert sorted(p.name for p in result.save_all(tmp_path / "out", "house")) == [
@@ -352,6 +355,9 @@ def test_saved_html_is_a_sandboxed_offline_viewer_that_renders_in_chromium(bg, t
     fragment = code._repr_html_()
     tag = fragment.split("srcdoc=")[0]
     assert tag.startswith('<iframe sandbox="allow-scripts" ') and "same-origin" not in tag
+    # The runtime (three.js) travels gzipped: a preview in a saved notebook stays small.
+    assert len(fragment) < RUNTIME.stat().st_size / 2
+    assert len(model._repr_html_()) < RUNTIME.stat().st_size / 2 + len(model.glb)
     pages = [code.save(tmp_path / "code.html"), model.save(tmp_path / "model.html")]
     pages.append(gallery([code, model, Result(kind="code", status="failed", error="boom")]).save(
         tmp_path / "gallery.html"
