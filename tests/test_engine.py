@@ -6,13 +6,14 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.providers_for_tests import release, tiny_glb
-from vibedraw_widget.engine import Engine, EventLog, TaskSpec
-from vibedraw_widget.engine.events import LogClosed
+from vibedraw_widget.engine import Engine, EventLog, MemoryStore, TaskSpec
+from vibedraw_widget.engine.events import TERMINAL, LogClosed
 from vibedraw_widget.engine.pool import WORKER_NICENESS, CpuPool
 from vibedraw_widget.providers import registry
 from vibedraw_widget.settings import Settings
@@ -66,6 +67,37 @@ async def test_cancelling_a_queued_task_ends_it_without_running_it():
     assert (await engine.get(running.task_id)).status == "running"
     await engine.close()
     assert (await engine.get(running.task_id)).status == "cancelled"
+
+
+class CountingStore(MemoryStore):
+    """Counts attempts to end each log (with Redis, each one is a round trip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.endings: Counter[str] = Counter()
+
+    async def append(self, task_id, type, data):
+        if type in TERMINAL:
+            self.endings[task_id] += 1
+        return await super().append(task_id, type, data)
+
+
+async def test_a_cancel_ends_the_log_with_one_append_wherever_the_task_was():
+    store = CountingStore()
+    engine = Engine(Settings(max_concurrent_tasks=1, cpu_pool="thread"), store=store)
+    running = await engine.submit(spec("hanging"))
+    queued = await engine.submit(spec("scripted"))
+    first = await anext(aiter(engine.follow(running.task_id)))
+    assert first.type == "start"  # inside its provider
+    await engine.cancel(queued.task_id)  # waiting for a slot
+    await engine.cancel(running.task_id)
+    unstarted = await engine.submit(spec("scripted"))
+    await engine.cancel(unstarted.task_id)  # before its first step
+    for record in (running, queued, unstarted):
+        events = await events_of(engine, record.task_id)
+        assert events[-1].type == "cancelled" and sum(e.terminal for e in events) == 1
+        assert store.endings[record.task_id] == 1
+    await engine.close()
 
 
 async def test_finished_tasks_are_dropped_after_retention_seconds():

@@ -158,13 +158,13 @@ class Engine:
         if task is not None:
             task.cancel()
             try:
-                await asyncio.shield(task)
+                await asyncio.shield(task)  # it ends its own log with `cancelled`…
             except asyncio.CancelledError:
                 if not task.cancelled():  # it is *our* caller being cancelled
                     raise
-            # A task cancelled before its first step never ran its own clean-up.
-            self._waiting.discard(task_id)
-            await self._finish(task_id, "cancelled", {})
+                # …unless it was cancelled before its first step: then nothing ran.
+                self._waiting.discard(task_id)
+                await self._finish(task_id, "cancelled", {})
         elif not record.done and hasattr(self.store, "request_cancel"):
             await self.store.request_cancel(task_id)
         return await self.get(task_id)
@@ -192,30 +192,32 @@ class Engine:
     async def _queued(self, spec: TaskSpec, provider: Provider) -> None:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.settings.max_concurrent_tasks)
+        ran = False
         try:
             try:
                 await self._slots.acquire()
             finally:
                 self._waiting.discard(spec.task_id)
             try:
+                ran = True
                 await self._run(spec, provider)
             finally:
                 self._slots.release()
         except asyncio.CancelledError:
-            await self._finish(spec.task_id, "cancelled", {})
+            if not ran:  # cancelled while queued; once running, _run ends its own log
+                await self._finish(spec.task_id, "cancelled", {})
         finally:
             self._running.pop(spec.task_id, None)
 
     async def _run(self, spec: TaskSpec, provider: Provider) -> None:
         """Run one task; whatever happens, exactly one terminal event is appended."""
         task_id = spec.task_id
-        await self.store.update(task_id, status="running", started=time.time())
-        await self.store.append(
-            task_id, "start", {"task_id": task_id, "type": spec.type, "provider": provider.name}
-        )
         ctx = _Context(self, task_id, asyncio.get_running_loop())
         try:
             try:
+                await self.store.update(task_id, status="running", started=time.time())
+                start = {"task_id": task_id, "type": spec.type, "provider": provider.name}
+                await self.store.append(task_id, "start", start)
                 result = await asyncio.wait_for(
                     self._execute(spec, provider, ctx), timeout=self.settings.task_timeout
                 )
