@@ -159,6 +159,13 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     page.wait_for_function(
         "() => document.querySelector('.vd-pad [title^=\"Undo\"]').disabled === false"
     )  # the kernel recorded the strokes (it owns the history)
+    # Text labels: clicking to place the next label keeps the one being typed.
+    page.get_by_role("button", name="Text").click()
+    box = canvas.bounding_box()
+    for text, y in (("roof", 30), ("door", 60)):
+        page.mouse.click(box["x"] + 40, box["y"] + y)
+        page.locator(".vd-text-input").fill(text)
+    page.keyboard.press("Enter")
 
     # Make 3D: the code streams into the pane, the sandboxed preview draws it.
     page.get_by_role("button", name="Make 3D").click()
@@ -176,6 +183,7 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     assert state["error"] == ""
     strokes = state["sketch"]["strokes"]
     assert len(strokes) == 2
+    assert [t["text"] for t in state["sketch"]["texts"]] == ["roof", "door"]
     box = canvas.bounding_box()
     scale = state["sketch"]["width"] / box["width"]
     first = strokes[0]["points"][0]

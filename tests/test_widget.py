@@ -266,7 +266,9 @@ def test_events_fold_into_the_pad_as_in_the_front_end(case, engine):
     from vibedraw_widget.engine import Event
 
     pad = SketchPad(engine=engine)
-    pad.task_id, pad.task_type, pad.code = "t-1", case["task_type"], case.get("code", "")
+    pad.task_id, pad.task_type = "t-1", case["task_type"]
+    for field, value in case.get("state", {}).items():
+        setattr(pad, field, value)
     for event_id, kind, data in case["events"]:
         pad._apply("t-1", Event(event_id, kind, data))
     assert {field: getattr(pad, field) for field in case["expect"]} == case["expect"]

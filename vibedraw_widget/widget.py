@@ -139,6 +139,9 @@ class SketchPad(anywidget.AnyWidget):
     code = traitlets.Unicode("", help="Generated Three.js code; grows as it streams.").tag(
         sync=True
     )
+    previous_code = traitlets.Unicode(
+        "", help="The code before the current code task; it comes back if that task fails."
+    ).tag(sync=True)
     error = traitlets.Unicode("", help="The last error (task or preview runtime).").tag(sync=True)
     task_id = traitlets.Unicode("", help="The current (or last) task.").tag(sync=True)
     task_type = traitlets.Unicode("", help="3d, edit, improve or model.").tag(sync=True)
@@ -319,7 +322,7 @@ class SketchPad(anywidget.AnyWidget):
             self.error = ""
             self.last_event_id = 0
             if task_type in ("3d", "edit"):
-                self.code = ""
+                self.previous_code, self.code = self.code, ""
         try:
             self.engine.submit(spec)
         except Exception as exc:
@@ -393,6 +396,8 @@ class SketchPad(anywidget.AnyWidget):
                 elif event.type == "cancelled":
                     self.message = "cancelled"
                     self.status = "cancelled"
+                if event.type in ("error", "cancelled") and code_task:
+                    self.code = self.previous_code  # not half an answer: the code shown before
 
     def cancel(self) -> None:
         """Cancel the running task (wherever it runs)."""

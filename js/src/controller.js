@@ -155,7 +155,7 @@ export class Controller {
       message: "queued",
       error: "",
       last_event_id: 0,
-      ...(codeTask ? { code: "" } : {}),
+      ...(codeTask ? { code: "", previous_code: previousCode } : {}),
     });
     const sketch = m.get("sketch");
     try {
@@ -170,7 +170,8 @@ export class Controller {
         await this.server.queue(type, body);
       }
     } catch (err) {
-      this.set({ status: "failed", error: String(err.message || err), message: "could not start" });
+      const restore = codeTask ? { code: previousCode } : {};
+      this.set({ status: "failed", error: String(err.message || err), message: "could not start", ...restore });
       return;
     }
     this.follow(taskId, type, 0);
@@ -190,7 +191,12 @@ export class Controller {
   async onEvent(taskId, event) {
     const m = this.model;
     if (m.get("task_id") !== taskId) return; // a newer task took over
-    const state = { code: m.get("code"), task_type: m.get("task_type"), last_event_id: m.get("last_event_id") };
+    const state = {
+      code: m.get("code"),
+      previous_code: m.get("previous_code"),
+      task_type: m.get("task_type"),
+      last_event_id: m.get("last_event_id"),
+    };
     const patch = reduceEvent(state, event);
     if (event.type === "complete" && state.task_type === "model") {
       // The bytes go to the kernel (pad.glb) before the status says "completed".

@@ -63,7 +63,7 @@ export function parseEvent(type, message) {
 
 /**
  * Fold one task event into the pad's state; returns the fields to change.
- * `state` needs `code` (for deltas) and `task_type`.
+ * `state` needs `code` (for deltas), `previous_code` (restored on failure) and `task_type`.
  */
 export function reduceEvent(state, event) {
   const d = event.data || {};
@@ -107,6 +107,8 @@ export function reduceEvent(state, event) {
     default:
       break;
   }
+  // A code task that fails or is cancelled leaves the code shown before, not half an answer.
+  if ((event.type === "error" || event.type === "cancelled") && codeTask) patch.code = state.previous_code ?? "";
   return patch;
 }
 

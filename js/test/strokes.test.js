@@ -99,4 +99,6 @@ test("sketch files must be JSON objects with strokes", () => {
   assert.equal(parseSketchFile('{"strokes": []}').strokes.length, 0);
   assert.throws(() => parseSketchFile("not json"), /not a sketch file/);
   assert.throws(() => parseSketchFile('{"strokes": 3}'), /strokes/);
+  assert.throws(() => parseSketchFile('{"hello": 1}'), /strokes/); // not silently an empty sketch
+  assert.throws(() => parseSketchFile("[]"), /strokes/);
 });

@@ -162,9 +162,9 @@ test("parseEvent: id and JSON data; connection errors and retry-only frames are 
 const folding = JSON.parse(readFileSync(new URL("../../tests/data/event_folding.json", import.meta.url), "utf8"));
 
 // The same table drives the Python widget's _apply test (tests/test_widget.py).
-for (const { name, task_type, code, events, expect } of folding.cases) {
+for (const { name, task_type, state: initial, events, expect } of folding.cases) {
   test(`reduceEvent: ${name}`, () => {
-    let state = { task_type, code: code ?? "", last_event_id: 0 };
+    let state = { task_type, code: "", last_event_id: 0, ...initial };
     for (const [id, type, data] of events) state = { ...state, ...reduceEvent(state, { id, type, data }) };
     const got = Object.fromEntries(Object.keys(expect).map((field) => [field, state[field]]));
     assert.deepEqual(got, expect);

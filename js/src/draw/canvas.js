@@ -221,7 +221,9 @@ export class DrawingSurface {
   }
 
   openTextInput(x, y) {
-    this.closeTextInput(false);
+    // Keep a label being typed: clicking elsewhere to place the next one never blurs the
+    // field (pointerdown on the canvas is prevented), so the label is committed here.
+    this.closeTextInput(true);
     const input = document.createElement("input");
     input.type = "text";
     input.className = "vd-text-input";

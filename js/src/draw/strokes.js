@@ -179,8 +179,9 @@ export function parseSketchFile(text) {
   } catch (err) {
     throw new Error(`not a sketch file: ${err.message}`);
   }
-  if (!data || typeof data !== "object" || !Array.isArray(data.strokes ?? [])) {
-    throw new Error("not a sketch file: expected an object with `strokes`");
+  // `strokes` must be there: an unrelated JSON file would otherwise load as an empty sketch.
+  if (!data || typeof data !== "object" || !Array.isArray(data.strokes)) {
+    throw new Error("not a sketch file: expected an object with a `strokes` list");
   }
   return data;
 }
