@@ -9,6 +9,7 @@ import {
   outlineToPath,
   parseSketchFile,
   pointCount,
+  densify,
   strokeOutline,
   toSketchCoords,
   withStroke,
@@ -101,4 +102,16 @@ test("sketch files must be JSON objects with strokes", () => {
   assert.throws(() => parseSketchFile('{"strokes": 3}'), /strokes/);
   assert.throws(() => parseSketchFile('{"hello": 1}'), /strokes/); // not silently an empty sketch
   assert.throws(() => parseSketchFile("[]"), /strokes/);
+});
+
+test("a sparse square is drawn through its corners, not smoothed into a blob", () => {
+  const corners = [[100, 100, 0.5], [200, 100, 0.5], [200, 200, 0.5], [100, 200, 0.5], [100, 100, 0.5]];
+  const outline = strokeOutline({ points: corners, color: "#000", width: 4 });
+  for (const [cx, cy] of corners.slice(0, 4)) {
+    const nearest = Math.min(...outline.map(([x, y]) => Math.hypot(x - cx, y - cy)));
+    assert.ok(nearest < 6, `corner (${cx}, ${cy}) is ${nearest.toFixed(1)} px from the drawn stroke`);
+  }
+  const dense = densify([[0, 0, 0], [10, 0, 1]], 2);
+  assert.equal(dense.length, 6);
+  assert.deepEqual(dense[2], [4, 0, 0.4]);
 });

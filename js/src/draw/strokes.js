@@ -91,8 +91,29 @@ export function strokeOptions(stroke, last = true) {
 export function strokeOutline(stroke, last = true) {
   const pts = stroke.points;
   if (!pts.length) return [];
-  const input = pts.length === 1 ? [pts[0], [pts[0][0] + 0.01, pts[0][1], pts[0][2]]] : pts;
+  const input = pts.length === 1 ? [pts[0], [pts[0][0] + 0.01, pts[0][1], pts[0][2]]] : densify(pts, 2);
   return getStroke(input, strokeOptions(stroke, last));
+}
+
+/**
+ * Points at most `step` px apart, interpolated along each segment. perfect-freehand
+ * smooths by streamlining towards each next point, which cuts the corners of sparse
+ * strokes (an improved square's five corners, a traced PNG) into blobs; densified, it
+ * follows the segments, as the Python renderer does. Hand-drawn strokes are dense already.
+ */
+export function densify(points, step) {
+  const out = [points[0]];
+  for (let i = 1; i < points.length; i++) {
+    const [x0, y0, p0 = 0.5] = points[i - 1];
+    const [x1, y1, p1 = 0.5] = points[i];
+    const n = Math.ceil(Math.hypot(x1 - x0, y1 - y0) / step);
+    for (let k = 1; k < n; k++) {
+      const t = k / n;
+      out.push([x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, p0 + (p1 - p0) * t]);
+    }
+    out.push(points[i]);
+  }
+  return out;
 }
 
 /** SVG path data for an outline (Path2D accepts it), with quadratic smoothing. */
