@@ -4,6 +4,7 @@ WebSocket pushes the real stages with progress, then ``completed`` with the GLB 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -85,6 +86,10 @@ async def test_local_model_pushes_real_stages_then_the_glb_url(api_url, auth):
     check_stages(messages)
     url = messages[-1]["data"]
     assert url.endswith(f"vibedraw/api/models/{task_id}.glb")
+
+    # Resuming past the end: nothing more, and the socket closes (no endless wait).
+    late = await asyncio.wait_for(all_messages(ws_url(api_url, task_id) + "?after=99", auth), 30)
+    assert not [m for m in late if (m.get("event_id") or 0) > 99]
 
     scene = await fetch_glb(url, auth)
     assert sorted(scene.graph.nodes_geometry) == ["outline_0", "outline_1"]

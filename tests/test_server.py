@@ -83,6 +83,10 @@ async def test_subscribing_after_the_end_replays_and_closes(api_url, auth, engin
     await finished(engine, task_id)
     events = await read_sse(api_url, auth, task_id)
     assert [e[1] for e in events] == ["start", "delta", "delta", "complete"]
+    # Resuming at or past the end (a browser reconnecting after the terminal event):
+    # nothing to replay, and the stream closes instead of idling on keepalives.
+    for after in ("4", "99"):
+        assert await read_sse(api_url, auth, task_id, headers={"Last-Event-ID": after}) == []
 
 
 @pytest.mark.parametrize("how", ["header", "query"])
@@ -210,7 +214,7 @@ BAD_BODIES = [
     ("queue/3d", b'{"sketch": {}, "max_tokens": -4}', "max_tokens"),
     ("queue/edit", b'{"prompt": "make it red"}', "threejs_code"),
     ("queue/paint", b'{"sketch": {}}', "type"),
-    ("trellis/task", b'{"task_type": "text-to-3d", "input": {}}', "task_type"),
+    ("trellis/task", b'{"task_type": "text-to-3d", "input": {}}', "got 'text-to-3d'"),
     ("trellis/task", b'{"input": {"image": "https://example.com/a.png"}}', "input.image"),
     ("trellis/task", b'{"input": {}}', "input.image"),
 ]
@@ -222,6 +226,17 @@ async def test_bad_input_answers_400_naming_the_field(api_url, auth, path, body,
         response = await client.post(api_url + path, content=body)
     assert response.status_code == 400, response.text
     assert field in response.json()["message"]
+
+
+@pytest.mark.parametrize("position", ["²", "-1", "1e3", "99999999999999999999"])
+async def test_bad_resume_positions_answer_400_naming_the_field(api_url, auth, engine, position):
+    task_id = await start(api_url, auth, prompt="n=1")
+    await finished(engine, task_id)
+    async with httpx.AsyncClient(headers=auth, timeout=30) as client:
+        sse = await client.get(f"{api_url}subscribe/{task_id}", params={"last_event_id": position})
+        ws = await client.get(f"{api_url}trellis/task/ws/{task_id}", params={"after": position})
+    assert sse.status_code == 400 and "last_event_id" in sse.json()["message"]
+    assert ws.status_code == 400 and "after" in ws.text
 
 
 async def test_too_many_points_answer_400(api_url, auth):

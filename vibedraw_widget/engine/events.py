@@ -98,4 +98,6 @@ class EventLog:
                 yield event
                 if event.terminal:
                     return
+            if self.closed:  # resumed at or past the end: nothing more will come
+                return
             await self._appended.wait()

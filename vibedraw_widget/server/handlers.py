@@ -29,7 +29,7 @@ from ..engine import Engine, Event, QueueFull, TaskRecord, TaskSpec, UnknownTask
 from ..engine.events import FINAL_STATUS
 from ..providers.base import NotConfigured, ProviderError
 from ..providers.registry import UnknownProvider, describe_providers
-from .parsing import BadRequest, parse_body, queue_spec, trellis_spec
+from .parsing import BadRequest, event_id, parse_body, queue_spec, trellis_spec
 
 AUTH_RESOURCE = "vibedraw_widget:tasks"
 API_PREFIX = "vibedraw/api"
@@ -86,7 +86,8 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
                 raise web.HTTPError(409, f"task_id: {spec.task_id} is already in use")
             await self.engine.submit(spec)
         except (BadRequest, UnknownProvider) as exc:
-            raise web.HTTPError(400, str(exc).strip("'\"")) from None
+            # args[0], not str(): a LookupError's str() is the repr of its message.
+            raise web.HTTPError(400, str(exc.args[0]) if exc.args else str(exc)) from None
         except NotConfigured as exc:
             raise web.HTTPError(503, str(exc)) from None
         except ProviderError as exc:
@@ -185,9 +186,10 @@ class SubscribeHandler(VibeDrawAPIHandler):
 
     def after_id(self) -> int:
         raw = self.request.headers.get("Last-Event-ID") or self.get_argument("last_event_id", "0")
-        if not raw.isdigit():
-            raise web.HTTPError(400, f"last_event_id: expected a non-negative integer, got {raw!r}")
-        return int(raw)
+        try:
+            return event_id(raw, "last_event_id")
+        except BadRequest as exc:
+            raise web.HTTPError(400, str(exc)) from None
 
     @web.authenticated
     @authorized
@@ -265,10 +267,10 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         with self.known_task(task_id) as checked:
             await self.engine.get(checked)
         self.task_id = checked
-        after = self.get_argument("after", "0")
-        if not after.isdigit():
-            raise web.HTTPError(400, f"after: expected a non-negative integer, got {after!r}")
-        self.after = int(after)
+        try:
+            self.after = event_id(self.get_argument("after", "0"), "after")
+        except BadRequest as exc:
+            raise web.HTTPError(400, str(exc)) from None
         await super().get(task_id)
 
     def open(self, task_id: str) -> None:  # type: ignore[override]

@@ -41,6 +41,14 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def event_id(raw: str, field: str) -> int:
+    """A resume position (``Last-Event-ID``, ``after``): ASCII digits only (``str.isdigit``
+    also takes '²', which ``int`` then refuses)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise BadRequest(f"{field}: expected a non-negative integer, got {raw[:40]!r}")
+    return int(raw)
+
+
 def _string(body: Mapping[str, Any], key: str, limit: int, default: str | None = "") -> Any:
     value = body.get(key, default)
     if value is None:
