@@ -7,6 +7,7 @@ import asyncio
 import base64
 import gzip
 import json
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -396,3 +397,14 @@ def test_the_prompt_does_not_repeat_a_label_it_already_says():
     assert Request("3d", drawn, prompt="A Snowman").full_prompt == "A Snowman red scarf"
     assert Request("3d", drawn).full_prompt == "a snowman red scarf"
     assert Request("3d", drawn, prompt="a hat").full_prompt == "a hat a snowman red scarf"
+
+
+def test_batch_notices_go_to_stderr_even_through_a_tqdm_bar(capsys):
+    from tqdm import tqdm
+
+    from vibedraw_widget.batch import _write
+
+    with tqdm(total=1, file=sys.stderr) as bar:
+        _write(bar, "interrupted: 0 of 1 finished")
+    captured = capsys.readouterr()
+    assert "interrupted" in captured.err and captured.out == ""  # stdout may be --json lines

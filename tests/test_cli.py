@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,44 @@ def test_the_installed_command_runs_the_offline_providers_end_to_end(tmp_path):
     for name in ("scene_snowman_00", "triangle_00"):
         assert (tmp_path / f"{name}.glb").read_bytes()[:4] == b"glTF"
         assert "vibedraw-config" in (tmp_path / f"{name}.html").read_text()
+
+
+def test_an_unusable_out_is_refused_before_any_work(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a directory")
+    assert main(["generate", str(DATA / "ellipse_00.json"), "--out", str(taken)]) == 2
+    assert f"--out {taken}:" in capsys.readouterr().err
+    # Improved sketches would replace the inputs they came from.
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    sketch = inputs / "a.json"
+    sketch.write_bytes((DATA / "ellipse_00.json").read_bytes())
+    before = sketch.read_bytes()
+    argv = ["generate", str(inputs), "--kind", "improve", "--out", str(inputs)]
+    assert main([*argv, "--no-progress"]) == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert sketch.read_bytes() == before and sorted(inputs.iterdir()) == [sketch]
+
+
+def test_a_file_that_is_not_utf8_fails_alone(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    (folder / "ok.json").write_bytes((DATA / "ellipse_00.json").read_bytes())
+    code, out = run(["generate", str(folder), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == EXIT_FAILED
+    assert "FAILED  binary.json: `binary.json`: not a UTF-8 JSON sketch" in out
+    assert "1 of 2 succeeded, 1 failed" in out
+
+
+def test_an_unreachable_server_is_one_line_not_a_traceback(tmp_path, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens there once closed
+    server = f"http://127.0.0.1:{port}/"
+    argv = ["--server", server, "--token", "t"]
+    assert main(["providers", *argv]) == EXIT_FAILED
+    assert main(["generate", str(DATA / "ellipse_00.json"), *argv, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(f"--server {server}:" in line for line in err)
+    assert not list(tmp_path.iterdir())

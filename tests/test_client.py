@@ -116,6 +116,12 @@ async def test_cancel_and_errors_are_reported(client):
     with pytest.raises(VibeDrawError) as missing:
         await client.status("0b7c3f9e-4a51-4d0e-9b9e-3f2d6c1a2b3c")
     assert missing.value.status == 404
+    wrong = AsyncClient(client.base_url, "not-the-token")
+    for call in (wrong.providers(), wrong.submit("code", SKETCH)):  # a GET and a POST
+        with pytest.raises(VibeDrawError) as refused:
+            await call
+        assert refused.value.status == 403 and "token" in refused.value.message
+    await wrong.aclose()
 
 
 def test_the_blocking_client_streams_a_local_3d_task_from_a_running_server(tmp_path):

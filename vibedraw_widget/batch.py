@@ -74,7 +74,11 @@ def prepare(item: Any, index: int = 0) -> Prepared:
             raise SketchError("input", f"no such file: {path}")
         if path.suffix.lower() == ".png":
             return Prepared(path.name, image=decode_png(path.read_bytes(), path.name))
-        return Prepared(path.name, sketch=validate_sketch(parse_json(path.read_text(), path.name)))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise SketchError(path.name, f"not a UTF-8 JSON sketch ({exc.reason})") from None
+        return Prepared(path.name, sketch=validate_sketch(parse_json(text, path.name)))
     raise SketchError(
         "input", f"expected a sketch dict, Sketch, JSON or PNG, got {type(item).__name__}"
     )
@@ -312,6 +316,10 @@ def generate(
     code to change as ``prompt`` says). ``provider``: a provider name (default: the
     configured one, offline ``local`` unless a key is set). ``client``: a
     :class:`~vibedraw_widget.client.Client` to run on a server instead of in-process.
+    ``options``: provider knobs (``{"detail": 2}`` for a finer local mesh,
+    ``{"max_tokens": …}`` for Claude). ``engine``: the in-process engine to use (default:
+    one shared per process). ``timeout``: seconds to wait, after which the task is
+    cancelled and :class:`TimeoutError` raised.
 
     Invalid input or arguments raise (``SketchError``, ``ValueError``); a task that fails
     returns a result with ``status="failed"`` and ``error`` set. Interrupting (Ctrl+C)
@@ -374,7 +382,8 @@ def generate_many(
     results: list[Result] = []
     specs: list[TaskSpec | None] = []
     for index, item in enumerate(items):
-        label = Path(item).name if isinstance(item, Path) else f"#{index}"
+        named = isinstance(item, (str, Path)) and not str(item).lstrip().startswith("{")
+        label = Path(item).name if named else f"#{index}"
         result = Result(kind=kind, status="pending", source=label, prompt=prompt)
         try:
             prepared = prepare(item, index)
@@ -480,7 +489,12 @@ def _advance(bar: ProgressBar | None, failed: int) -> None:
 
 
 def _write(bar: ProgressBar | None, message: str) -> None:
-    if bar is not None and hasattr(bar, "write"):
+    from tqdm import tqdm
+
+    # stderr either way: stdout may carry a machine-read summary (`vibedraw … --json`).
+    if isinstance(bar, tqdm):
+        bar.write(message, file=sys.stderr)  # above the bar, not through it
+    elif bar is not None and hasattr(bar, "write"):
         bar.write(message)
     else:
         print(message, file=sys.stderr)

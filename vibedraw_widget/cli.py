@@ -140,7 +140,38 @@ def _client(args: argparse.Namespace) -> Any:
     return Client(args.server, args.token)
 
 
+def _server_problem(client: Any, server: str) -> str | None:
+    """Why ``server`` cannot be used (unreachable, wrong token, no extension), else None.
+
+    Asked once up front, so that a wrong URL or token is one line, not one failure per
+    input or a traceback.
+    """
+    import httpx
+
+    from .client import VibeDrawError
+
+    try:
+        client.providers()
+    except (VibeDrawError, httpx.HTTPError, OSError) as exc:
+        return f"--server {server}: {exc}"
+    return None
+
+
 # -- generate -------------------------------------------------------------------------
+
+
+def _out_problem(out: Path, inputs: Sequence[Path], kind: str) -> str | None:
+    """Why the output directory cannot be used (it is created here), else ``None``."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(out, os.W_OK):
+        return "not writable"
+    # Improve writes {stem}.json and {stem}.png: beside the inputs, it would replace them.
+    if kind == "improve" and any(p.parent.resolve() == out.resolve() for p in inputs):
+        return "holds the input sketches, which the improved ones would overwrite"
+    return None
 
 
 def _stems(results: Sequence[Result]) -> list[str]:
@@ -170,7 +201,16 @@ def cmd_generate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if not inputs:
         print("vibedraw generate: no .json or .png inputs found", file=sys.stderr)
         return EXIT_USAGE
+    problem = _out_problem(args.out, inputs, args.kind)
+    if problem:  # found now, not after the whole batch has run
+        print(f"vibedraw generate: --out {args.out}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     client = _client(args)
+    problem = client and _server_problem(client, args.server)
+    if problem:
+        client.close()
+        print(f"vibedraw generate: {problem}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         results = generate_many(
             inputs,
@@ -184,7 +224,6 @@ def cmd_generate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     finally:
         if client is not None:
             client.close()
-    args.out.mkdir(parents=True, exist_ok=True)
     for result, stem in zip(results, _stems(results), strict=True):
         files = result.save_all(args.out, stem) if result.status != "cancelled" else []
         _report(result, files, args.json, out)
@@ -237,6 +276,10 @@ def cmd_providers(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     client = _client(args)
     if client is not None:
         try:
+            problem = _server_problem(client, args.server)
+            if problem:
+                print(f"vibedraw providers: {problem}", file=sys.stderr)
+                return EXIT_FAILED
             providers = client.providers()
         finally:
             client.close()

@@ -109,6 +109,12 @@ class AsyncClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = await self._http().request(method, self.api_url + path, **kwargs)
+        if response.status_code == 403 and self.token:
+            # A refused token makes jupyter-server treat the request as a cookie session
+            # and complain about XSRF ("'_xsrf' argument missing"): say what is wrong.
+            raise VibeDrawError(
+                403, "the server refused the token (or does not let this user run tasks)"
+            )
         _raise_for_status(response)
         return response
 
