@@ -408,3 +408,13 @@ def test_batch_notices_go_to_stderr_even_through_a_tqdm_bar(capsys):
         _write(bar, "interrupted: 0 of 1 finished")
     captured = capsys.readouterr()
     assert "interrupted" in captured.err and captured.out == ""  # stdout may be --json lines
+
+
+def test_a_result_names_its_provider_and_what_answered(bg):
+    code = generate(DATA / "ellipse_00.json", provider="local", engine=bg)
+    assert (code.provider, code.model) == ("local", "vibedraw-local-shapes")
+    assert code.to_dict()["provider"] == "local"
+    mesh = generate(DATA / "ellipse_00.json", kind="model", provider="local", engine=bg)
+    assert mesh.provider == "local" and "provider=local" in repr(mesh)
+    with pytest.raises(ValueError, match="this code result has no GLB; code results export"):
+        code.save(Path("unused.glb"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +14,8 @@ import websockets
 from httpx_sse import aconnect_sse
 
 from tests.providers_for_tests import release
+
+DATA = Path(__file__).parent / "data"
 
 SKETCH = {
     "width": 200,
@@ -196,6 +199,8 @@ HUGE_PNG = base64.b64encode(
     b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (100_000).to_bytes(4, "big") * 2 + b"\x08\x06"
 )
 
+TRUNCATED_PNG = base64.b64encode((DATA / "blob_05.png").read_bytes()[:400])
+
 BAD_BODIES = [
     ("queue/3d", b"not json", "body"),
     ("queue/3d", b"[1, 2]", "body"),
@@ -208,6 +213,7 @@ BAD_BODIES = [
     ("queue/3d", b'{"image_base64": "%%%notbase64"}', "image_base64"),
     ("queue/3d", b'{"image_base64": "aGVsbG8gd29ybGQ="}', "image_base64"),
     ("queue/3d", b'{"image_base64": "%s"}' % HUGE_PNG, "image_base64"),
+    ("queue/3d", b'{"image_base64": "%s"}' % TRUNCATED_PNG, "image_base64: a damaged PNG"),
     ("queue/3d", b'{"sketch": {}, "prompt": 7}', "prompt"),
     ("queue/3d", b'{"sketch": {}, "provider": "nope"}', "provider"),
     ("queue/3d", b'{"sketch": {}, "task_id": "../../etc"}', "task_id"),

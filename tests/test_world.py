@@ -86,6 +86,14 @@ def test_save_composes_every_mesh_with_its_transform(tmp_path):
     assert np.allclose(scene.bounds, [[-0.5, -0.5, -0.5], [10.5, 5.5, 0.5]])
     world.remove(b)
     assert len(load(world.to_glb()).geometry) == 1
+    with pytest.raises(ValueError, match="missing='bogus'"):
+        world.to_glb(missing="bogus")
+    # A .glb file by path is a mesh, not a line of Three.js code.
+    (tmp_path / "crate.glb").write_bytes(box_glb(1.0))
+    for item in (tmp_path / "crate.glb", str(tmp_path / "crate.glb")):
+        crate = world.add(item)
+        assert world.objects[-1]["kind"] == "glb" and world.objects[-1]["label"] == "crate"
+        world.remove(crate)
 
 
 def test_transform_matrix_follows_three_js_euler_xyz():

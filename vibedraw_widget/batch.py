@@ -148,7 +148,7 @@ def _fill(result: Result, terminal: Event) -> None:
     data = terminal.data
     result.status = FINAL_STATUS[terminal.type]
     if result.status == "completed":
-        result.provider = data.get("model", result.provider)
+        result.model = data.get("model")
         result.usage = dict(data.get("usage") or {})
         result.content = data.get("content")
         result.code = data.get("code")

@@ -64,6 +64,8 @@ class Result:
     source: str = ""
     task_id: str | None = None
     provider: str | None = None
+    model: str | None = None
+    """What answered, as the provider names it (for Claude, the model id)."""
     prompt: str = ""
     code: str | None = None
     content: str | None = None
@@ -156,7 +158,8 @@ class Result:
         handle = tempfile.NamedTemporaryFile("w", suffix=".html", delete=False, encoding="utf-8")
         with handle:
             handle.write(self.to_html())
-        webbrowser.open(Path(handle.name).as_uri())
+        if not webbrowser.open(Path(handle.name).as_uri()):
+            print(f"no web browser to open; the preview is in {handle.name}")
 
     def save(self, path: str | Path) -> Path:
         """Write one output, chosen by the file's suffix, and return its path.
@@ -173,16 +176,19 @@ class Result:
             raise ValueError(f"{self.label}: nothing to save, the task {self.status}")
         if suffix == ".js":
             if self.code is None:
-                raise ValueError(f"{self.label}: a {self.kind} result has no code to save")
+                raise ValueError(f"{self.label}: this {self.kind} result has no code to save")
             path.write_text(self.code, encoding="utf-8")
         elif suffix in (".html", ".htm"):
             path.write_text(self.to_html(title=path.stem), encoding="utf-8")
         elif suffix == ".glb":
             if self.glb is None:
-                raise ValueError(
-                    f"{self.label}: a {self.kind} result has no GLB; code results export "
-                    "to GLB in the browser: World.from_results([result]).save(path)"
+                hint = (
+                    "; code results export to GLB in the browser: "
+                    "World.from_results([result]).save(path)"
+                    if self.code is not None
+                    else ""
                 )
+                raise ValueError(f"{self.label}: this {self.kind} result has no GLB{hint}")
             path.write_bytes(self.glb)
         elif suffix == ".json":
             sketch = self.improved if self.improved is not None else self.sketch
@@ -236,6 +242,7 @@ class Result:
             "source": self.source,
             "task_id": self.task_id,
             "provider": self.provider,
+            "model": self.model,
             "error": self.error,
             "error_type": self.error_type,
             "code_chars": None if self.code is None else len(self.code),

@@ -289,8 +289,26 @@ def decode_png(image: str | bytes, where: str = "image_base64") -> bytes:
     width = int.from_bytes(raw[16:20], "big")
     height = int.from_bytes(raw[20:24], "big")
     if width == 0 or height == 0 or width * height > MAX_IMAGE_PIXELS:
-        raise SketchError(where, f"{width}x{height} pixels is outside the allowed size")
+        raise SketchError(
+            where,
+            f"{width}x{height} pixels is outside the allowed size "
+            f"(at most {MAX_IMAGE_PIXELS / 1e6:g} megapixels)",
+        )
+    _check_png_chunks(raw, where)
     return raw
+
+
+def _check_png_chunks(raw: bytes, where: str) -> None:
+    """Refuse a damaged PNG now, with a message naming the field, rather than later in a
+    worker. Pillow's ``verify`` walks the chunks and their checksums without decoding
+    the pixels, so it costs little even for a large image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise SketchError(where, f"a damaged PNG ({exc})") from None
 
 
 def render_png(sketch: Mapping[str, Any] | Sketch, scale: float = 1.0) -> bytes:

@@ -126,13 +126,14 @@ class World(anywidget.AnyWidget):
 
     def add(
         self,
-        item: Result | bytes | str,
+        item: Result | bytes | str | Path,
         position: Sequence[float] = (0, 0, 0),
         rotation: Sequence[float] = (0, 0, 0),
         scale: Sequence[float] | float = 1.0,
         label: str | None = None,
     ) -> str:
-        """Add a result (code or model), GLB bytes, or Three.js code; returns its id.
+        """Add a result (code or model), GLB bytes or a ``.glb`` file, or Three.js code;
+        returns its id.
 
         ``rotation`` is in radians (three.js Euler ``XYZ``); ``scale`` one number or three.
         """
@@ -155,6 +156,10 @@ class World(anywidget.AnyWidget):
                 item = item.code
             else:
                 raise ValueError(f"{item.label}: a {item.kind} result has nothing 3D to add")
+        if isinstance(item, Path) or (isinstance(item, str) and item.lower().endswith(".glb")):
+            path = Path(item)
+            label = label or path.stem
+            item = path.read_bytes()  # a .glb file, not a line of Three.js code
         if isinstance(item, (bytes, bytearray)):
             if bytes(item[:4]) != b"glTF":
                 raise ValueError("GLB bytes must start with b'glTF'")
@@ -235,6 +240,8 @@ class World(anywidget.AnyWidget):
         (default: raise :class:`MissingExport` naming them)."""
         import trimesh
 
+        if missing not in ("error", "skip"):
+            raise ValueError(f"missing={missing!r}: expected 'error' or 'skip'")
         absent = self.missing_exports()
         if absent and missing != "skip":
             raise MissingExport(
