@@ -262,6 +262,15 @@ async def test_unknown_tasks_answer_404(api_url, auth, path):
     assert response.json()["message"]
 
 
+async def test_unknown_routes_answer_json_404_and_still_need_credentials(api_url, auth):
+    for method in ("GET", "POST", "DELETE"):
+        async with httpx.AsyncClient(headers=auth, timeout=30) as client:
+            response = await client.request(method, api_url + "no/such/thing")
+        assert response.status_code == 404
+        assert "no/such/thing" in response.json()["message"]
+    assert (await get(api_url + "no/such/thing")).status_code == 403
+
+
 async def test_cancelling_an_unknown_or_just_expired_task_answers_404(api_url, auth, engine):
     unknown = "0b7c3f9e-4a51-4d0e-9b9e-3f2d6c1a2b3c"
     async with httpx.AsyncClient(headers=auth, timeout=30) as client:

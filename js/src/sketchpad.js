@@ -341,7 +341,9 @@ function render({ model, el: host }) {
   };
   const updateConnection = () => {
     const c = model.get("connection") || "connecting";
-    connection.textContent = c === "kernel" ? "kernel (no server extension)" : c;
+    // "kernel": tasks run in the kernel, by choice (transport="kernel") or because the
+    // server extension is missing (then the notice below says so).
+    connection.textContent = c === "kernel" ? "runs in the kernel" : c;
     connection.dataset.state = c;
   };
   const updateNotice = () => {

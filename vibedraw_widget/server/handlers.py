@@ -338,6 +338,16 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         super().on_close()
 
 
+class UnknownRouteHandler(VibeDrawAPIHandler):
+    """Any other path under the API: a JSON 404 (not Jupyter's HTML page), once signed in."""
+
+    @web.authenticated
+    def _unknown(self, path: str) -> None:
+        raise web.HTTPError(404, f"no route {self.request.method} {API_PREFIX}/{path}")
+
+    get = post = put = patch = delete = _unknown
+
+
 def handlers() -> list[tuple[str, type]]:
     """The routes, relative to the server's base URL."""
     task = r"(?P<task_id>[^/]+)"
@@ -349,5 +359,6 @@ def handlers() -> list[tuple[str, type]]:
         (rf"trellis/task/ws/{task}", ModelTaskSocket),
         (r"models/(?P<task_id>[^/]+)\.glb", ModelFileHandler),
         (r"providers", ProvidersHandler),
+        (r"(?P<path>.*)", UnknownRouteHandler),  # last: only what nothing above matched
     ]
     return [(rf"/{API_PREFIX}/{path}", handler) for path, handler in routes]
