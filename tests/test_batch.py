@@ -253,6 +253,11 @@ def test_generate_many_expands_a_directory_in_sorted_order(bg, tmp_path):
     results = generate_many(tmp_path, progress=False, engine=bg)
     assert [r.source for r in results] == ["a.json", "b.json", "c.png"]
     assert all(r.ok for r in results)
+    # A glob pattern, as a string (a quoted shell glob arrives so too).
+    matched = generate_many(str(tmp_path / "*.json"), progress=False, engine=bg)
+    assert [r.source for r in matched] == ["a.json", "b.json"]
+    (nothing,) = generate_many(str(tmp_path / "*.svg"), progress=False, engine=bg)
+    assert nothing.status == "failed" and "no such file" in nothing.error
 
 
 def test_generate_many_runs_at_most_concurrency_tasks_at_once(bg):

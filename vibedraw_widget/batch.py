@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import glob
 import queue
 import sys
 import threading
@@ -86,19 +87,30 @@ def prepare(item: Any, index: int = 0) -> Prepared:
 
 def expand_inputs(inputs: Any) -> list[Any]:
     """A list of inputs; a directory (or a path string naming one) becomes its sorted
-    ``.json``/``.png`` files, so ``generate_many("sketches/")`` does what it says."""
+    ``.json``/``.png`` files, so ``generate_many("sketches/")`` does what it says, and a
+    glob pattern that names no file (``"sketches/*.json"``) its sorted matches."""
     if isinstance(inputs, (str, Path, Mapping, Sketch, bytes, bytearray)):
         inputs = [inputs]
     out: list[Any] = []
     for item in inputs:
         directory = _directory(item)
-        if directory is None:
-            out.append(item)
-        else:
+        if directory is not None:
             out.extend(
                 sorted(p for p in directory.iterdir() if p.suffix.lower() in SKETCH_SUFFIXES)
             )
+        elif _is_pattern(item):
+            out.extend(sorted(Path(p) for p in glob.glob(str(item), recursive=True)) or [item])
+        else:
+            out.append(item)
     return out
+
+
+def _is_pattern(item: Any) -> bool:
+    """A path string or Path with glob characters that is not itself a file (quoted
+    globs reach us unexpanded from a shell, and from Python always)."""
+    if not isinstance(item, (str, Path)) or str(item).lstrip().startswith("{"):
+        return False
+    return any(c in str(item) for c in "*?[") and not Path(item).exists()
 
 
 def _directory(item: Any) -> Path | None:

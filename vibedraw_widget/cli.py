@@ -265,7 +265,8 @@ def _report(result: Result, files: list[Path], as_json: bool, out: TextIO) -> No
         names = ", ".join(f.name for f in files)
         out.write(f"ok      {result.label} -> {names}{took}\n")
     else:
-        out.write(f"{result.status.upper():7} {result.label}: {result.error or ''}\n")
+        reason = f": {result.error}" if result.error else ""
+        out.write(f"{result.status.upper():7} {result.label}{reason}\n")
 
 
 # -- providers ------------------------------------------------------------------------
