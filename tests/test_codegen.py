@@ -18,7 +18,7 @@ from vibedraw_widget.providers.base import Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
 from vibedraw_widget.recognize import recognize
 from vibedraw_widget.scene import COLORS, apply_edit, build_scene, half_extents
-from vibedraw_widget.sketch import DEFAULT_COLOR
+from vibedraw_widget.sketch import CLAY_COLOR, DEFAULT_COLOR
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -151,6 +151,10 @@ def test_drawn_colours_are_kept_and_natural_ones_fill_in_for_the_default_pen():
     filled = build_scene(recognize(drawn), "a snowman")
     assert {p["color"] for p in filled["parts"]} == {"#f8f9fa"}  # snow
     assert build_scene(recognize(drawn), "a blue snowman")["parts"][0]["color"] == COLORS["blue"]
+    # Default ink on a shape with no natural colour is clay grey, not a black silhouette.
+    (crate,) = build_scene(recognize(_sketch("rectangle_00")))["parts"]
+    assert _sketch("rectangle_00")["strokes"][0]["color"] == DEFAULT_COLOR
+    assert crate["color"] == CLAY_COLOR
 
 
 def test_edited_scenes_still_run_in_three():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from vibedraw_widget.inflate import meshes_to_glb, sketch_to_meshes
+from vibedraw_widget.sketch import solid_color
 
 ROOT = Path(__file__).resolve().parents[1]
 THREE = ROOT / "js" / "node_modules" / "three"
@@ -50,7 +51,7 @@ def test_gltfloader_sees_every_part_named_coloured_and_in_place(name, tmp_path):
         assert mesh["vertices"] == len(part.mesh.vertices)
         assert mesh["triangles"] == len(part.mesh.faces)
         assert mesh["hasNormals"]
-        assert mesh["color"] == sketch["strokes"][part.strokes[0]]["color"]
+        assert mesh["color"] == solid_color(sketch["strokes"][part.strokes[0]]["color"])
         assert mesh["extras"]["strokes"] == part.strokes
         assert np.allclose(mesh["min"], part.mesh.bounds[0], atol=1e-5)
         assert np.allclose(mesh["max"], part.mesh.bounds[1], atol=1e-5)

@@ -34,6 +34,7 @@ from vibedraw_widget.inflate import (
 )
 from vibedraw_widget.providers.base import ProviderError, Request
 from vibedraw_widget.providers.local_model import LocalModelProvider
+from vibedraw_widget.sketch import CLAY_COLOR, DEFAULT_COLOR
 
 DATA = Path(__file__).parent / "data"
 LABELS = json.loads((DATA / "labels.json").read_text())
@@ -571,3 +572,14 @@ def test_engine_cancel_stops_the_local_model_between_stages():
     assert events[-1].type == "cancelled"
     assert "exporting" not in {e.data.get("stage") for e in events}
     assert glb is None
+
+
+def test_default_ink_is_clay_grey_on_the_mesh_not_black():
+    sketch = load("rectangle_00")
+    assert sketch["strokes"][0]["color"] == DEFAULT_COLOR
+    parts = sketch_to_meshes(sketch)
+    (material,) = read_glb_json(meshes_to_glb(parts))["materials"]
+    grey = int(CLAY_COLOR[1:3], 16) / 255
+    linear = ((grey + 0.055) / 1.055) ** 2.4
+    assert material["pbrMetallicRoughness"]["baseColorFactor"][0] == pytest.approx(linear, 1e-4)
+    assert parts[0].color == DEFAULT_COLOR  # the part still says what was drawn

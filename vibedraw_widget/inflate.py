@@ -44,6 +44,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.ops import polygonize, unary_union
 
 from .recognize import polyline_length, resample
+from .sketch import solid_color
 
 DEFAULT_SIZE = 1.0
 """The drawing's larger side becomes this many metres."""
@@ -874,7 +875,7 @@ def meshes_to_glb(parts: list[Part]) -> bytes:
                 {
                     "name": f"color_{part.color.lstrip('#')}",
                     "pbrMetallicRoughness": {
-                        "baseColorFactor": _rgba(part.color),
+                        "baseColorFactor": _rgba(solid_color(part.color)),
                         "metallicFactor": 0.0,
                         "roughnessFactor": 0.6,
                     },

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .recognize import CLOSED_KINDS, Shape
-from .sketch import DEFAULT_COLOR
+from .sketch import DEFAULT_COLOR, solid_color
 
 WORLD_SIZE = 4.0
 """The drawing's larger side, in world units."""
@@ -133,6 +133,8 @@ def build_scene(
     if arrange is not None:
         arrange(parts, shapes)
     _name_parts(parts)
+    for part in parts:  # after arranging, which gives default-ink parts natural colours
+        part["color"] = solid_color(part["color"])
     scene["parts"] = parts
     _apply_words(scene, words, build=True)
     return tidy(scene)

@@ -31,6 +31,17 @@ MAX_IMAGE_PIXELS = 16_000_000
 MAX_TEXTS = 200
 MAX_TEXT_LENGTH = 2_000
 DEFAULT_COLOR = "#1e1e1e"
+CLAY_COLOR = "#9aa5b1"
+"""What the default ink becomes on a 3D surface (see :func:`solid_color`)."""
+
+
+def solid_color(color: str) -> str:
+    """The colour a stroke gives a 3D surface: its own, except the default ink (no colour
+    chosen), which would render as a black silhouette, lit or not, and vanish on a dark
+    preview: that becomes a neutral clay grey."""
+    return CLAY_COLOR if color.lower() == DEFAULT_COLOR else color
+
+
 _HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
