@@ -4,12 +4,14 @@ preview draws), Make mesh (the GLB is shown), and check the kernel saw it all.""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.browser_support import (
     CHROMIUM,
@@ -215,6 +217,17 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     )
     assert state["glb"] == [len(glb.content), "glTF"]
     assert state["code"] == streamed  # a mesh task leaves the code alone
+
+    # JupyterLab switches theme: the open preview follows, without a reload.
+    def corner() -> tuple[int, ...]:
+        shot = Image.open(io.BytesIO(page.locator(".vd-preview").screenshot()))
+        return shot.convert("RGB").getpixel((4, 4))
+
+    for light in ("true", "false", "true"):
+        page.evaluate(f"document.body.dataset.jpThemeLight = '{light}'")
+        theme = "light" if light == "true" else "dark"
+        page.wait_for_selector(f".vd-preview[data-theme='{theme}']", timeout=30_000)
+        assert (min(corner()) > 200) if theme == "light" else (max(corner()) < 60), theme
     shutil.rmtree(ARTIFACTS / "unused", ignore_errors=True)
 
 

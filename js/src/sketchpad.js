@@ -177,6 +177,10 @@ function render({ model, el: host }) {
       model.save_changes();
     },
   });
+  // JupyterLab switches themes live: the preview follows (body[data-jp-theme-light]).
+  const themeWatch = new MutationObserver(() => preview.setDark(isDark()));
+  if (document.body) themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
+  cleanups.push(() => themeWatch.disconnect());
   let shownVersion = -1;
   const showResult = () => {
     const version = model.get("result_version") || 0;

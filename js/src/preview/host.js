@@ -51,6 +51,9 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
         for (const [m, t] of queue) iframe.contentWindow.postMessage(m, "*", t);
         queue = [];
         break;
+      case "themed":
+        container.dataset.theme = msg.dark ? "dark" : "light";
+        break;
       case "frame":
         container.dataset.frames = String(Number(container.dataset.frames || 0) + 1);
         onFrame(msg);
@@ -114,6 +117,11 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
     clear() {
       lastShown = null;
       send({ type: "clear" });
+    },
+    /** Follow the notebook's theme (JupyterLab switches it live). */
+    setDark(value) {
+      dark = Boolean(value); // a rebuilt frame starts in it too
+      send({ type: "theme", dark });
     },
     /** The shown object as GLB bytes (GLTFExporter inside the frame). */
     exportGlb() {

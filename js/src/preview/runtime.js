@@ -24,7 +24,13 @@ renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
 renderer.outputColorSpace = THREE.SRGBColorSpace;
 document.body.appendChild(renderer.domElement);
 const scene = new THREE.Scene();
-scene.background = new THREE.Color(config.dark ? 0x1e1e1e : 0xf5f5f5);
+scene.background = new THREE.Color();
+function setTheme(dark) {
+  scene.background.set(dark ? 0x1e1e1e : 0xf5f5f5);
+  document.body.style.background = dark ? "#1e1e1e" : "#f5f5f5";
+}
+setTheme(config.dark);
+let themed = null; // a theme change to acknowledge after the next frame
 const camera = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
 camera.position.set(3, 2.5, 4);
 scene.add(new THREE.HemisphereLight(0xffffff, 0x444444, 1.6));
@@ -179,6 +185,10 @@ renderer.setAnimationLoop((time) => {
   );
   controls.update();
   renderer.render(scene, camera);
+  if (themed !== null) {
+    post({ type: "themed", dark: themed });
+    themed = null;
+  }
   if (pendingFrame) {
     const { id, started } = pendingFrame;
     pendingFrame = null;
@@ -201,6 +211,10 @@ window.addEventListener("message", (event) => {
       break;
     case "clear":
       clear();
+      break;
+    case "theme":
+      setTheme(Boolean(msg.dark));
+      themed = Boolean(msg.dark); // acknowledged once a frame shows it
       break;
     case "ping":
       post({ type: "pong", n: msg.n });
