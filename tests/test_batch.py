@@ -423,3 +423,26 @@ def test_a_result_names_its_provider_and_what_answered(bg):
     assert mesh.provider == "local" and "provider=local" in repr(mesh)
     with pytest.raises(ValueError, match="this code result has no GLB; code results export"):
         code.save(Path("unused.glb"))
+
+
+def test_previews_beyond_the_browsers_webgl_limit_say_so_and_come_back(bg):
+    playwright = pytest.importorskip("playwright.sync_api")
+    from tests.browser_support import launch_chromium
+    from vibedraw_widget.viewer import result_fragment
+
+    fragment = result_fragment(generate(sketch(), kind="model", engine=bg), 60)
+    settled = "document.body && ['ready', 'paused', 'error'].includes(document.body.dataset.status)"
+    with playwright.sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 600, "height": 1600})
+        page.set_content("<html><body></body></html>")
+        for _ in range(17):  # one past the usual 16, each after the last: the first is oldest
+            page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", fragment)
+            page.wait_for_function(f"() => document.querySelectorAll('iframe').length === {_ + 1}")
+            page.frames[-1].wait_for_function(settled, timeout=60_000)
+        first = page.frames[1]
+        first.wait_for_function("document.body.dataset.status === 'paused'", timeout=30_000)
+        assert "more 3D views than the browser keeps" in first.inner_text("#vibedraw-paused")
+        first.click("#vibedraw-paused")  # reloads this view, which shows its mesh again
+        first.wait_for_function("document.body.dataset.status === 'ready'", timeout=60_000)
+        browser.close()

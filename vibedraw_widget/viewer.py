@@ -44,6 +44,8 @@ html, body { margin: 0; height: 100%; background: #f4f5f7; font: 13px system-ui,
   padding: 6px 8px; background: #fff5f5; color: #900; border: 1px solid #d33;
   border-radius: 4px; white-space: pre-wrap; max-height: 40%; overflow: auto; }
 #vibedraw-title { position: absolute; left: 10px; top: 8px; color: #555; pointer-events: none; }
+#vibedraw-paused { position: absolute; inset: 0; width: 100%; border: 0; cursor: pointer;
+  background: #f4f5f7; color: #555; font: inherit; padding: 16px; z-index: 2; }
 .gallery { position: relative; display: grid; gap: 10px; padding: 10px;
   grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); }
 .gallery #vibedraw-canvas { position: fixed; left: 0; top: 0; width: 100vw; height: 100vh;

@@ -87,7 +87,23 @@ function report(message) {
 function makeRenderer(canvas) {
   const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
   renderer.setPixelRatio(window.devicePixelRatio || 1);
+  canvas.addEventListener("webglcontextlost", pausedByBrowser);
   return renderer;
+}
+
+// A browser keeps about 16 WebGL contexts per page and drops the oldest beyond that: a
+// notebook showing many results one by one loses its first previews. Say so, and let a
+// click bring this one back (a gallery shows many results in one context).
+function pausedByBrowser(event) {
+  event.preventDefault();
+  document.body.dataset.status = "paused";
+  const note = document.createElement("button");
+  note.id = "vibedraw-paused";
+  note.textContent =
+    "3D view paused: this page has more 3D views than the browser keeps. Click to show it " +
+    "again (gallery(results) shows many results in one view).";
+  note.addEventListener("click", () => location.reload());
+  document.body.appendChild(note);
 }
 
 // -- one scene: viewer and world --------------------------------------------------------
@@ -367,5 +383,6 @@ window.addEventListener("unhandledrejection", (e) => report(String(e.reason?.mes
 (config.mode === "gallery" ? galleryMode() : sceneMode())
   .catch((error) => report(error.message || String(error)))
   .finally(() => {
+    if (document.body.dataset.status === "paused") return; // lost its context meanwhile
     document.body.dataset.status = errors.length ? "error" : "ready";
   });
