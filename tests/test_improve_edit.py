@@ -90,6 +90,8 @@ async def test_provider_improve_returns_sketch_and_png():
     image = Image.open(io.BytesIO(base64.b64decode(out["image_base64"])))
     assert image.size == (640, 480)
     assert [s.kind for s in recognize(out["sketch"])] == ["triangle"]
+    with pytest.raises(ProviderError, match="no strokes to improve"):  # not "completed"
+        await LocalCodeProvider().improve(Request(type="improve", sketch={"strokes": []}), ctx)
 
 
 # -- edit -------------------------------------------------------------------------------

@@ -116,5 +116,7 @@ class LocalCodeProvider(CodeProvider):
     async def improve(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
         """The sketch redrawn clean, with its PNG."""
         sketch = await self._sketch(request, ctx)
+        if not any(stroke["points"] for stroke in sketch.get("strokes", [])):
+            raise ProviderError("the sketch has no strokes to improve", "ValueError")
         ctx.progress("improve", 0.5, "redrawing the recognised shapes")
         return await ctx.run_cpu(improve_drawing, sketch)
