@@ -218,6 +218,17 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     assert state["glb"] == [len(glb.content), "glTF"]
     assert state["code"] == streamed  # a mesh task leaves the code alone
 
+    # The browser drops the preview's WebGL context (it keeps ~16 per page): the pad
+    # replaces its frame and shows the mesh again.
+    frames = int(page.locator(".vd-preview").get_attribute("data-frames"))
+    preview = page.locator(".vd-preview-frame").element_handle().content_frame()
+    preview.evaluate(
+        "document.querySelector('canvas').getContext('webgl2')"
+        ".getExtension('WEBGL_lose_context').loseContext()"
+    )
+    wait_for_frames(page, frames)
+    assert preview_pixels(page) > 500
+
     # JupyterLab switches theme: the open preview follows, without a reload.
     def corner() -> tuple[int, ...]:
         shot = Image.open(io.BytesIO(page.locator(".vd-preview").screenshot()))

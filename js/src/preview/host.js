@@ -51,6 +51,16 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
         for (const [m, t] of queue) iframe.contentWindow.postMessage(m, "*", t);
         queue = [];
         break;
+      case "lost":
+        // The browser dropped the frame's WebGL context (it keeps about 16 per page):
+        // the pad is what the user works in, so it takes a fresh one and shows again.
+        makeFrame();
+        if (lastShown?.code !== undefined) send({ type: "run", code: lastShown.code, id: 0 });
+        else if (lastShown?.glb) {
+          const copy = lastShown.glb.slice(0);
+          send({ type: "glb", buffer: copy, id: 0 }, [copy]);
+        }
+        break;
       case "themed":
         container.dataset.theme = msg.dark ? "dark" : "light";
         break;

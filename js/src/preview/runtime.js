@@ -23,6 +23,10 @@ const renderer = new THREE.WebGLRenderer({ antialias: true });
 renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
 renderer.outputColorSpace = THREE.SRGBColorSpace;
 document.body.appendChild(renderer.domElement);
+renderer.domElement.addEventListener("webglcontextlost", (event) => {
+  event.preventDefault();
+  post({ type: "lost" }); // the host replaces this frame
+});
 const scene = new THREE.Scene();
 scene.background = new THREE.Color();
 function setTheme(dark) {
