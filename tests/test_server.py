@@ -219,6 +219,7 @@ BAD_BODIES = [
     ("queue/3d", b'{"sketch": {}, "task_id": "../../etc"}', "task_id"),
     ("queue/3d", b'{"sketch": {}, "max_tokens": -4}', "max_tokens"),
     ("queue/edit", b'{"prompt": "make it red"}', "threejs_code"),
+    ("queue/edit", b'{"threejs_code": "return 1;", "prompt": "  "}', "prompt"),
     ("queue/paint", b'{"sketch": {}}', "type"),
     ("trellis/task", b'{"task_type": "text-to-3d", "input": {}}', "got 'text-to-3d'"),
     ("trellis/task", b'{"input": {"image": "https://example.com/a.png"}}', "input.image"),

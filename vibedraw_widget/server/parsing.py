@@ -124,9 +124,13 @@ def queue_spec(task_type: str, body: Mapping[str, Any]) -> TaskSpec:
     sketch, image = _drawing(body, "image_base64")
     code = _string(body, "threejs_code", MAX_CODE, default=None)
     options = _options(body)
+    prompt = _string(body, "prompt", MAX_PROMPT)
+    error = _string(body, "error", MAX_PROMPT, default=None)
     if task_type == "edit":
         if not code and "scene" not in options:
             raise BadRequest("threejs_code: an edit needs the code (or scene) to change")
+        if not prompt.strip() and not error:
+            raise BadRequest("prompt: an edit needs a prompt saying what to change (or an error)")
     elif sketch is None and image is None:
         raise BadRequest("sketch: send a sketch or image_base64 (a PNG)")
     return TaskSpec(
@@ -134,9 +138,9 @@ def queue_spec(task_type: str, body: Mapping[str, Any]) -> TaskSpec:
         provider=_provider(body),
         sketch=sketch,
         image=image,
-        prompt=_string(body, "prompt", MAX_PROMPT),
+        prompt=prompt,
         threejs_code=code,
-        error=_string(body, "error", MAX_PROMPT, default=None),
+        error=error,
         options=options,
         **_task_id(body),
     )
