@@ -201,6 +201,19 @@ def test_draw_make_3d_then_make_mesh(lab, page):
         or task["result"]["result"]["code"] == streamed
     )
 
+    # Edit "make it bigger": the camera stays, so the model really looks bigger.
+    before = preview_pixels(page)
+    frames = int(page.locator(".vd-preview").get_attribute("data-frames"))
+    page.get_by_label("Prompt").fill("make it bigger")
+    page.get_by_role("button", name="Edit").click()
+    page.wait_for_function(
+        "() => document.querySelector('.vd-pad').dataset.status !== 'completed'", timeout=30_000
+    )
+    page.wait_for_selector(".vd-pad[data-status='completed']", timeout=60_000)
+    wait_for_frames(page, frames)
+    assert preview_pixels(page) > 1.3 * before, "the edit's growth was framed away"
+    streamed = kernel_state(lab)["code"]
+
     # Make mesh: progress over the WebSocket, the GLB shown with GLTFLoader, bytes in pad.glb.
     frames = int(page.locator(".vd-preview").get_attribute("data-frames"))
     page.get_by_role("button", name="Make mesh").click()

@@ -191,8 +191,12 @@ function render({ model, el: host }) {
     placeholder.hidden = true;
     runtimeError = "";
     fixBtn.hidden = true;
-    if (kind === "code") preview.showCode(model.get("code")).catch(() => {});
-    else preview.showGlb(controller.glb.buffer).catch(() => {});
+    if (kind === "code") {
+      const keepView = model.get("task_type") === "edit"; // "make it bigger" must look bigger
+      preview.showCode(model.get("code"), { keepView }).catch(() => {});
+    } else {
+      preview.showGlb(controller.glb.buffer).catch(() => {});
+    }
     updateButtons();
   };
   const glbBtn = el("button", {

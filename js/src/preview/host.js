@@ -113,10 +113,11 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
     get iframe() {
       return iframe;
     },
-    /** Run generated code; resolves after its first frame, rejects with its error. */
-    showCode(code) {
+    /** Run generated code; resolves after its first frame, rejects with its error.
+     * `keepView`: leave the camera where it is (an edit of what is shown). */
+    showCode(code, { keepView = false } = {}) {
       lastShown = { code };
-      return request({ type: "run", code });
+      return request({ type: "run", code, keepView });
     },
     /** Show a GLB (ArrayBuffer; copied, so the caller keeps its bytes). */
     showGlb(buffer) {

@@ -84,12 +84,13 @@ function clear() {
   frameFns = new Set();
 }
 
-/** Point the camera at the object's bounding sphere. */
-function fit(obj) {
+/** Point the camera at the object's bounding sphere (`move` false: only check it). */
+function fit(obj, move = true) {
   const box = new THREE.Box3().setFromObject(obj);
   if (box.isEmpty() || !Number.isFinite(box.min.x + box.max.x + box.min.y + box.max.y)) {
     throw new Error("the object is empty or not finite (no bounding box)");
   }
+  if (!move) return;
   const sphere = box.getBoundingSphere(new THREE.Sphere());
   const r = Math.max(sphere.radius, 1e-3);
   const dist = (r / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2))) * 1.15;
@@ -102,15 +103,20 @@ function fit(obj) {
   controls.update();
 }
 
-function show(obj, id, started) {
+let viewSet = false; // the camera was fitted to something already
+
+// keepView: an edit's result keeps the camera, so that "make it bigger" looks bigger
+// instead of being fitted back to the same size on screen.
+function show(obj, id, started, keepView = false) {
   clear();
   current = obj;
   scene.add(obj);
-  fit(obj);
+  fit(obj, !(keepView && viewSet));
+  viewSet = true;
   pendingFrame = { id, started };
 }
 
-async function runCode(code, id) {
+async function runCode(code, id, keepView = false) {
   const started = performance.now();
   clear();
   const ctx = {
@@ -132,7 +138,7 @@ async function runCode(code, id) {
   }
   const fns = frameFns;
   try {
-    show(obj, id, started);
+    show(obj, id, started, keepView);
     frameFns = fns;
   } catch (err) {
     reportError(id, err, "build");
@@ -205,7 +211,7 @@ window.addEventListener("message", (event) => {
   const msg = event.data || {};
   switch (msg.type) {
     case "run":
-      runCode(String(msg.code ?? ""), msg.id);
+      runCode(String(msg.code ?? ""), msg.id, Boolean(msg.keepView));
       break;
     case "glb":
       showGlb(msg.buffer, msg.id);
@@ -215,6 +221,7 @@ window.addEventListener("message", (event) => {
       break;
     case "clear":
       clear();
+      viewSet = false;
       break;
     case "theme":
       setTheme(Boolean(msg.dark));
