@@ -117,7 +117,9 @@ async def test_cancel_and_errors_are_reported(client):
         await client.status("0b7c3f9e-4a51-4d0e-9b9e-3f2d6c1a2b3c")
     assert missing.value.status == 404
     wrong = AsyncClient(client.base_url, "not-the-token")
-    for call in (wrong.providers(), wrong.submit("code", SKETCH)):  # a GET and a POST
+    task_id = await client.submit("code", SKETCH, prompt="n=1", provider="scripted")
+    calls = (wrong.providers(), wrong.submit("code", SKETCH), wrong.wait(task_id))
+    for call in calls:  # a GET, a POST and an SSE stream
         with pytest.raises(VibeDrawError) as refused:
             await call
         assert refused.value.status == 403 and "token" in refused.value.message

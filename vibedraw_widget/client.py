@@ -42,9 +42,15 @@ class VibeDrawError(RuntimeError):
         self.message = message
 
 
-def _raise_for_status(response: httpx.Response) -> None:
+def _raise_for_status(response: httpx.Response, token_sent: bool = False) -> None:
     if response.is_success:
         return
+    if response.status_code == 403 and token_sent:
+        # A refused token makes jupyter-server treat the request as a cookie session and
+        # complain about XSRF ("'_xsrf' argument missing"): say what is wrong.
+        raise VibeDrawError(
+            403, "the server refused the token (or does not let this user run tasks)"
+        )
     try:
         message = response.json().get("message") or response.reason_phrase
     except ValueError:
@@ -109,13 +115,7 @@ class AsyncClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = await self._http().request(method, self.api_url + path, **kwargs)
-        if response.status_code == 403 and self.token:
-            # A refused token makes jupyter-server treat the request as a cookie session
-            # and complain about XSRF ("'_xsrf' argument missing"): say what is wrong.
-            raise VibeDrawError(
-                403, "the server refused the token (or does not let this user run tasks)"
-            )
-        _raise_for_status(response)
+        _raise_for_status(response, bool(self.token))
         return response
 
     async def providers(self) -> list[dict[str, Any]]:
@@ -193,7 +193,7 @@ class AsyncClient:
         async with aconnect_sse(self._http(), "GET", url, headers=headers, timeout=None) as source:
             if not source.response.is_success:
                 await source.response.aread()
-                _raise_for_status(source.response)
+                _raise_for_status(source.response, bool(self.token))
             blocks = source.aiter_sse()
             async for sse in blocks:
                 if not (sse.event and sse.data):  # skip the bare `retry:` block
