@@ -140,21 +140,18 @@ def _client(args: argparse.Namespace) -> Any:
     return Client(args.server, args.token)
 
 
-def _server_problem(client: Any, server: str) -> str | None:
-    """Why ``server`` cannot be used (unreachable, wrong token, no extension), else None.
-
-    Asked once up front, so that a wrong URL or token is one line, not one failure per
-    input or a traceback.
-    """
+def _server_providers(client: Any, server: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The server's providers, or why ``server`` cannot be used (unreachable, wrong token,
+    no extension). Asked once up front, so that a wrong URL or token is one line, not one
+    failure per input or a traceback."""
     import httpx
 
     from .client import VibeDrawError
 
     try:
-        client.providers()
+        return client.providers(), None
     except (VibeDrawError, httpx.HTTPError, OSError) as exc:
-        return f"--server {server}: {exc}"
-    return None
+        return [], f"--server {server}: {exc}"
 
 
 # -- generate -------------------------------------------------------------------------
@@ -206,7 +203,7 @@ def cmd_generate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print(f"vibedraw generate: --out {args.out}: {problem}", file=sys.stderr)
         return EXIT_USAGE
     client = _client(args)
-    problem = client and _server_problem(client, args.server)
+    problem = client and _server_providers(client, args.server)[1]
     if problem:
         client.close()
         print(f"vibedraw generate: {problem}", file=sys.stderr)
@@ -277,11 +274,10 @@ def cmd_providers(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     client = _client(args)
     if client is not None:
         try:
-            problem = _server_problem(client, args.server)
+            providers, problem = _server_providers(client, args.server)
             if problem:
                 print(f"vibedraw providers: {problem}", file=sys.stderr)
                 return EXIT_FAILED
-            providers = client.providers()
         finally:
             client.close()
     else:
