@@ -67,10 +67,9 @@ def prepare(item: Any, index: int = 0) -> Prepared:
     if isinstance(item, (bytes, bytearray)):
         return Prepared(f"#{index}", image=decode_png(bytes(item), "input"))
     if isinstance(item, (str, Path)):
-        text = str(item)
-        if text.lstrip().startswith("{"):
-            return Prepared(f"#{index}", sketch=validate_sketch(parse_json(text, "input")))
-        path = Path(item)
+        path = _as_path(item)
+        if path is None:
+            return Prepared(f"#{index}", sketch=validate_sketch(parse_json(str(item), "input")))
         if not path.is_file():
             raise SketchError("input", f"no such file: {path}")
         if path.suffix.lower() == ".png":
@@ -105,20 +104,27 @@ def expand_inputs(inputs: Any) -> list[Any]:
     return out
 
 
-def _is_pattern(item: Any) -> bool:
-    """A path string or Path with glob characters that is not itself a file (quoted
-    globs reach us unexpanded from a shell, and from Python always)."""
+def _as_path(item: Any) -> Path | None:
+    """``item`` as a file path, if it is one: a Path, or a string that is not JSON text."""
     if not isinstance(item, (str, Path)) or str(item).lstrip().startswith("{"):
-        return False
-    return any(c in str(item) for c in "*?[") and not Path(item).exists()
+        return None
+    return Path(item)
+
+
+def _is_pattern(item: Any) -> bool:
+    """A path with glob characters that is not itself a file (quoted globs reach us
+    unexpanded from a shell, and from Python always)."""
+    path = _as_path(item)
+    return path is not None and any(c in str(path) for c in "*?[") and not path.exists()
 
 
 def _directory(item: Any) -> Path | None:
     """``item`` as a path, if it names a directory (JSON text never does)."""
-    if not isinstance(item, (str, Path)) or str(item).lstrip().startswith("{"):
+    path = _as_path(item)
+    if path is None:
         return None
     try:
-        return Path(item) if Path(item).is_dir() else None
+        return path if path.is_dir() else None
     except OSError:  # e.g. a name longer than the file system allows
         return None
 
@@ -342,7 +348,7 @@ def generate(
     """
     _check_kind(kind, code)
     prepared = prepare(input)
-    if not isinstance(input, (str, Path)) or str(input).lstrip().startswith("{"):
+    if _as_path(input) is None:
         prepared.source = ""
     spec = _spec(prepared, kind, prompt, provider, code, options)
     result = Result(kind=kind, status="pending", source=prepared.source, prompt=prompt)
@@ -394,8 +400,8 @@ def generate_many(
     results: list[Result] = []
     specs: list[TaskSpec | None] = []
     for index, item in enumerate(items):
-        named = isinstance(item, (str, Path)) and not str(item).lstrip().startswith("{")
-        label = Path(item).name if named else f"#{index}"
+        path = _as_path(item)
+        label = path.name if path is not None else f"#{index}"
         result = Result(kind=kind, status="pending", source=label, prompt=prompt)
         try:
             prepared = prepare(item, index)
