@@ -58,6 +58,13 @@ class VibeDrawMixin(ExtensionHandlerMixin):
         except UnknownTask:
             raise web.HTTPError(404, f"no task {task_id}") from None
 
+    def resume_position(self, raw: str, field: str) -> int:
+        """The event id a stream resumes after (``Last-Event-ID``, ``after``); else 400."""
+        try:
+            return event_id(raw, field)
+        except BadRequest as exc:
+            raise web.HTTPError(400, str(exc)) from None
+
     def model_url(self, task_id: str) -> str:
         base = self.settings.get("base_url", "/")
         path = url_path_join(base, API_PREFIX, "models", f"{task_id}.glb")
@@ -186,10 +193,7 @@ class SubscribeHandler(VibeDrawAPIHandler):
 
     def after_id(self) -> int:
         raw = self.request.headers.get("Last-Event-ID") or self.get_argument("last_event_id", "0")
-        try:
-            return event_id(raw, "last_event_id")
-        except BadRequest as exc:
-            raise web.HTTPError(400, str(exc)) from None
+        return self.resume_position(raw, "last_event_id")
 
     @web.authenticated
     @authorized
@@ -267,10 +271,7 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         with self.known_task(task_id) as checked:
             await self.engine.get(checked)
         self.task_id = checked
-        try:
-            self.after = event_id(self.get_argument("after", "0"), "after")
-        except BadRequest as exc:
-            raise web.HTTPError(400, str(exc)) from None
+        self.after = self.resume_position(self.get_argument("after", "0"), "after")
         await super().get(task_id)
 
     def open(self, task_id: str) -> None:  # type: ignore[override]
