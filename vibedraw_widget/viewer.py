@@ -16,7 +16,6 @@ import functools
 import gzip
 import html
 import json
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,11 +98,6 @@ _BOOT = (
     "'could not start the viewer: '+e;p.hidden=false;document.body.dataset.status='error';});"
 )
 """Unpacks and runs the runtime (gzip is native to browsers: DecompressionStream)."""
-
-
-def _script_text(text: str) -> str:
-    """Text made safe inside a ``<script>`` element (no early ``</script>``)."""
-    return re.sub(r"</(script)", r"<\\/\1", text, flags=re.IGNORECASE)
 
 
 def _json_text(data: Any) -> str:

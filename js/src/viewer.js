@@ -3,7 +3,7 @@
 //
 // The page carries its configuration in <script id="vibedraw-config" type="application/json">:
 //   {mode: "viewer" | "gallery" | "world", background, objects: [{id, label, kind: "code" | "glb",
-//    code | glb (base64) | glb_gzip (gzipped, base64) | buffer, position, rotation, scale}]}
+//    code | glb_gzip (the GLB gzipped, as base64) | buffer, position, rotation, scale}]}
 // Code objects follow DESIGN §7: the body of `async function build(THREE, ctx)` returning an
 // Object3D. In "world" mode the page talks to its parent by postMessage (see onMessage).
 // The page reports its state on <body data-status="loading|ready|error"> for tests.
@@ -40,7 +40,7 @@ function gunzipBase64(text) {
 /** Build one object description into an Object3D (code is run, GLB parsed). */
 async function buildObject(spec, ctx) {
   if (spec.kind === "glb") {
-    const buffer = spec.buffer || (spec.glb_gzip ? await gunzipBase64(spec.glb_gzip) : base64ToBuffer(spec.glb));
+    const buffer = spec.buffer || (await gunzipBase64(spec.glb_gzip));
     const gltf = await new GLTFLoader().parseAsync(buffer, "");
     return gltf.scene;
   }
@@ -177,7 +177,7 @@ async function sceneMode() {
     }
     for (const spec of specs) {
       const entry = objects.get(spec.id);
-      const payload = spec.key ?? (spec.kind === "glb" ? (spec.glb_gzip ?? spec.glb) : spec.code);
+      const payload = spec.key ?? (spec.kind === "glb" ? spec.glb_gzip : spec.code);
       if (entry && entry.payload === payload) {
         applyTransform(entry.object, spec);
         continue;

@@ -55,11 +55,7 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
         // The browser dropped the frame's WebGL context (it keeps about 16 per page):
         // the pad is what the user works in, so it takes a fresh one and shows again.
         makeFrame();
-        if (lastShown?.code !== undefined) send({ type: "run", code: lastShown.code, id: 0 });
-        else if (lastShown?.glb) {
-          const copy = lastShown.glb.slice(0);
-          send({ type: "glb", buffer: copy, id: 0 }, [copy]);
-        }
+        if (lastShown) display(lastShown).catch(() => {});
         break;
       case "themed":
         container.dataset.theme = msg.dark ? "dark" : "light";
@@ -107,6 +103,14 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
       send({ ...msg, id }, transfer);
     });
 
+  /** Show `{code}` or `{glb}` (remembered, to show again in a rebuilt frame). */
+  function display(shown, keepView = false) {
+    lastShown = shown;
+    if (shown.code !== undefined) return request({ type: "run", code: shown.code, keepView });
+    const copy = shown.glb.slice(0); // the caller keeps its bytes
+    return request({ type: "glb", buffer: copy }, [copy]);
+  }
+
   makeFrame();
 
   return {
@@ -116,14 +120,11 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
     /** Run generated code; resolves after its first frame, rejects with its error.
      * `keepView`: leave the camera where it is (an edit of what is shown). */
     showCode(code, { keepView = false } = {}) {
-      lastShown = { code };
-      return request({ type: "run", code, keepView });
+      return display({ code }, keepView);
     },
     /** Show a GLB (ArrayBuffer; copied, so the caller keeps its bytes). */
     showGlb(buffer) {
-      lastShown = { glb: buffer };
-      const copy = buffer.slice(0);
-      return request({ type: "glb", buffer: copy }, [copy]);
+      return display({ glb: buffer });
     },
     clear() {
       lastShown = null;
