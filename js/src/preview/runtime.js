@@ -241,5 +241,6 @@ window.addEventListener("message", (event) => {
 window.addEventListener("error", (event) => reportError(null, event.error || event.message, "runtime"));
 window.addEventListener("unhandledrejection", (event) => reportError(null, event.reason, "runtime"));
 
+window.vibedraw = { scene, camera }; // for tests and the curious, as in viewer.js
 if (config.code) runCode(config.code, "standalone");
 post({ type: "ready" });
