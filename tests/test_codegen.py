@@ -13,11 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeTaskContext
-from vibedraw_widget.codegen import SCENE_MARKER, generate_chunks, generate_code, scene_from_code
+from vibedraw_widget.local.codegen import (
+    SCENE_MARKER,
+    generate_chunks,
+    generate_code,
+    scene_from_code,
+)
+from vibedraw_widget.local.recognize import recognize
+from vibedraw_widget.local.scene import COLORS, apply_edit, build_scene, half_extents
 from vibedraw_widget.providers.base import Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
-from vibedraw_widget.recognize import recognize
-from vibedraw_widget.scene import COLORS, apply_edit, build_scene, half_extents
 from vibedraw_widget.sketch import CLAY_COLOR, DEFAULT_COLOR
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vibedraw_widget.recognize import KINDS, Shape, predicted_kinds, recognize
+from vibedraw_widget.local.recognize import KINDS, Shape, predicted_kinds, recognize
 from vibedraw_widget.sketch import render_png, validate_sketch
-from vibedraw_widget.trace import trace_png
+from vibedraw_widget.sketch.trace import trace_png
 
 DATA = Path(__file__).parent / "data"
 LABELS = json.loads((DATA / "labels.json").read_text())

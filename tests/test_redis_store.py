@@ -22,7 +22,7 @@ from tests.redis_server import (
 )
 from vibedraw_widget.engine import Engine, QueueFull, TaskRecord, TaskSpec, UnknownTask
 from vibedraw_widget.engine.events import Event, LogClosed
-from vibedraw_widget.engine.redis_store import RedisStore, StaleAttempt
+from vibedraw_widget.engine.stores.redis import RedisStore, StaleAttempt
 from vibedraw_widget.providers import registry
 from vibedraw_widget.settings import Settings
 

@@ -20,7 +20,7 @@ from ..providers.registry import get_provider
 from ..settings import Settings
 from .events import FINAL_STATUS, Event, LogClosed
 from .pool import CpuPool
-from .store import TaskStore, open_store
+from .stores import TaskStore, open_store
 from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask, kind_of
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ..codeblocks import extract_code
 from .base import CodeProvider, NotConfigured, ProviderError, Request, TaskContext
+from .codeblocks import extract_code
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ..codegen import generate_chunks, scene_from_code
-from ..recognize import recognize
-from ..scene import EditNotUnderstood, SceneError, apply_edit, build_scene, check_scene
+from ..local.codegen import generate_chunks, scene_from_code
+from ..local.recognize import recognize
+from ..local.scene import EditNotUnderstood, SceneError, apply_edit, build_scene, check_scene
 from .base import CodeProvider, ProviderError, Request, TaskContext
 
 MODEL_NAME = "vibedraw-local-shapes"
@@ -30,7 +30,7 @@ def trace_sketch(png: bytes) -> dict[str, Any]:
 
 def improve_drawing(sketch: dict[str, Any]) -> dict[str, Any]:
     """``{"sketch", "image_base64"}`` for the clean redrawing of ``sketch``."""
-    from ..improve import improve_png
+    from ..local.improve import improve_png
     from ..sketch import png_to_base64
 
     clean, png = improve_png(sketch)

@@ -1,4 +1,4 @@
-"""The sketch format (DESIGN §3): validate it, render it to PNG, accept a PNG instead.
+"""The sketch format (docs/protocol.md, "The sketch"): validate it, render it to PNG, accept a PNG.
 
 A sketch is plain JSON-able data::
 

@@ -22,7 +22,7 @@ def improve_sketch(sketch: Any, shapes: Sequence[Shape] | None = None) -> dict[s
     """A new DESIGN §3 sketch with every shape of ``sketch`` redrawn clean.
 
     ``shapes`` may be passed when already recognised (from this same sketch)."""
-    from .sketch import Sketch
+    from ..sketch import Sketch
 
     source = Sketch.from_any(sketch)
     if shapes is None:
@@ -37,7 +37,7 @@ def improve_sketch(sketch: Any, shapes: Sequence[Shape] | None = None) -> dict[s
 
 def improve_png(sketch: Any) -> tuple[dict[str, Any], bytes]:
     """The clean sketch and its PNG rendering."""
-    from .sketch import render_png
+    from ..sketch import render_png
 
     clean = improve_sketch(sketch)
     return clean, render_png(clean)

@@ -61,9 +61,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..settings import Settings
-from .events import EVENT_TYPES, TERMINAL, Event, LogClosed
-from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask
+from ...settings import Settings
+from ..events import EVENT_TYPES, TERMINAL, Event, LogClosed
+from ..tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ..sketch import DEFAULT_COLOR, solid_color
 from .recognize import CLOSED_KINDS, Shape
-from .sketch import DEFAULT_COLOR, solid_color
 
 WORLD_SIZE = 4.0
 """The drawing's larger side, in world units."""
@@ -110,7 +110,7 @@ _DEFAULT_MATERIAL = {"roughness": 0.6, "metalness": 0.05}
 def build_scene(
     shapes: Sequence[Shape], prompt: str = "", canvas: tuple[int, int] | None = None
 ) -> dict[str, Any]:
-    """A scene description for ``shapes`` (as :func:`~vibedraw_widget.recognize.recognize`
+    """A scene description for ``shapes`` (as :func:`~vibedraw_widget.local.recognize.recognize`
     returns them), steered by the words of ``prompt`` (colours, materials, known objects)."""
     words = _words(prompt)
     scene: dict[str, Any] = {

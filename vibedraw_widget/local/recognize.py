@@ -156,7 +156,7 @@ def predicted_kinds(
 
 
 def _as_sketch_dict(sketch: Any) -> dict[str, Any]:
-    from .sketch import Sketch
+    from ..sketch import Sketch
 
     return Sketch.from_any(sketch).to_dict()
 
