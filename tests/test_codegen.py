@@ -19,8 +19,11 @@ from vibedraw_widget.local.codegen import (
     generate_code,
     scene_from_code,
 )
+from vibedraw_widget.local.edit import apply_edit
+from vibedraw_widget.local.parts import half_extents
 from vibedraw_widget.local.recognize import recognize
-from vibedraw_widget.local.scene import COLORS, apply_edit, build_scene, half_extents
+from vibedraw_widget.local.scene import build_scene
+from vibedraw_widget.local.words import COLORS
 from vibedraw_widget.providers.base import Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
 from vibedraw_widget.sketch import CLAY_COLOR, DEFAULT_COLOR

@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from ..local.codegen import generate_chunks, scene_from_code
+from ..local.edit import EditNotUnderstood, apply_edit
 from ..local.recognize import recognize
-from ..local.scene import EditNotUnderstood, SceneError, apply_edit, build_scene, check_scene
+from ..local.scene import build_scene
+from ..local.scene_schema import SceneError, check_scene
 from .base import CodeProvider, ProviderError, Request, TaskContext
 
 MODEL_NAME = "vibedraw-local-shapes"
