@@ -1,0 +1,109 @@
+"""Check a running `jupyter lab notebooks/01_quickstart.ipynb` as a newcomer would meet it.
+
+Usage: python check_lab.py BASE_URL TOKEN VENV  (run with the fresh venv's python: it
+needs httpx and websockets, both dependencies of vibedraw_widget.)
+
+Checks: the lab page for the quickstart is served; the contents API returns the notebook;
+a kernel started for it (as the lab does on open) runs in VENV and imports
+vibedraw_widget; the vibedraw server extension, enabled by the install, answers.
+Exits non-zero, naming what failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+
+import httpx
+from websockets.sync.client import connect
+
+NOTEBOOK = "notebooks/01_quickstart.ipynb"
+
+
+def execute(base: str, token: str, kernel_id: str, code: str, timeout: float = 120) -> str:
+    """Run ``code`` in the kernel over its WebSocket; return what it printed."""
+    url = f"{base}api/kernels/{kernel_id}/channels".replace("http", "ws", 1)
+    msg_id = uuid.uuid4().hex
+    request = {
+        "header": {
+            "msg_id": msg_id,
+            "username": "ci",
+            "session": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {"code": code, "silent": False, "store_history": False, "allow_stdin": False},
+        "channel": "shell",
+        "buffers": [],
+    }
+    out: list[str] = []
+    headers = {"Authorization": f"token {token}"}
+    with connect(url, additional_headers=headers, open_timeout=timeout) as ws:
+        ws.send(json.dumps(request))
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+            if isinstance(raw, bytes):
+                continue
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg["header"]["msg_type"]
+            if kind == "stream":
+                out.append(msg["content"]["text"])
+            elif kind == "error":
+                raise RuntimeError("\n".join(msg["content"]["traceback"]))
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                return "".join(out)
+
+
+def main(base: str, token: str, venv: str) -> None:
+    client = httpx.Client(base_url=base, headers={"Authorization": f"token {token}"}, timeout=60)
+
+    page = client.get(f"lab/tree/{NOTEBOOK}")
+    assert page.status_code == 200, f"GET lab/tree/{NOTEBOOK}: {page.status_code}"
+    assert "jupyter-config-data" in page.text, "the lab page has no jupyter-config-data"
+
+    contents = client.get(f"api/contents/{NOTEBOOK}")
+    assert contents.status_code == 200, f"GET api/contents/{NOTEBOOK}: {contents.status_code}"
+    notebook = contents.json()
+    assert notebook["type"] == "notebook" and notebook["content"]["cells"], notebook["name"]
+
+    specs = client.get("api/kernelspecs").json()
+    assert "python3" in specs["kernelspecs"], f"no python3 kernel: {list(specs['kernelspecs'])}"
+
+    session = client.post(
+        "api/sessions",
+        json={"path": NOTEBOOK, "type": "notebook", "name": "", "kernel": {"name": "python3"}},
+    )
+    assert session.status_code == 201, f"POST api/sessions: {session.status_code} {session.text}"
+    kernel_id = session.json()["kernel"]["id"]
+    try:
+        printed = execute(
+            base,
+            token,
+            kernel_id,
+            "import os, sys, vibedraw_widget, matplotlib, ipywidgets\n"
+            "print(os.path.realpath(sys.prefix))",
+        )
+        venv = os.path.realpath(venv)
+        assert printed.strip() == venv, f"the kernel runs in {printed.strip()!r}, not {venv!r}"
+    finally:
+        client.delete(f"api/sessions/{session.json()['id']}")
+
+    providers = client.get("vibedraw/api/providers")
+    assert providers.status_code == 200, f"GET vibedraw/api/providers: {providers.status_code}"
+    print(f"check_lab: {base}lab/tree/{NOTEBOOK} served; kernel in {venv}; extension on")
+
+
+if __name__ == "__main__":
+    try:
+        main(*sys.argv[1:4])
+    except (AssertionError, RuntimeError, httpx.HTTPError, OSError, TimeoutError) as exc:
+        print(f"check_lab: FAILED: {exc}", file=sys.stderr)
+        sys.exit(1)
