@@ -1,7 +1,9 @@
 """Check a running `jupyter lab notebooks/01_quickstart.ipynb` as a newcomer would meet it.
 
-Usage: python check_lab.py BASE_URL TOKEN VENV  (run with the fresh venv's python: it
-needs httpx and websockets, both dependencies of vibedraw_widget.)
+Usage: python check_lab.py BASE_URL TOKEN VENV NOTEBOOK (run with the fresh venv's python:
+it needs httpx and websockets, both dependencies of vibedraw_widget). NOTEBOOK is the path
+given to `jupyter lab`, which serves that file's folder; JUPYTER_RUNTIME_DIR holds the
+server's jpserver-*.json, which says so.
 
 Checks: the lab page for the quickstart is served; the contents API returns the notebook;
 a kernel started for it (as the lab does on open) runs in VENV and imports
@@ -16,11 +18,11 @@ import os
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
+from jupyter_core.paths import jupyter_runtime_dir
 from websockets.sync.client import connect
-
-NOTEBOOK = "notebooks/01_quickstart.ipynb"
 
 
 def execute(base: str, token: str, kernel_id: str, code: str, timeout: float = 120) -> str:
@@ -62,15 +64,23 @@ def execute(base: str, token: str, kernel_id: str, code: str, timeout: float = 1
                 return "".join(out)
 
 
-def main(base: str, token: str, venv: str) -> None:
+def served_path(notebook: str) -> str:
+    """``notebook`` (a path given to ``jupyter lab``) as the server's API names it."""
+    (info,) = Path(jupyter_runtime_dir()).glob("jpserver-*.json")
+    root = Path(json.loads(info.read_text())["root_dir"]).resolve()
+    return Path(notebook).resolve().relative_to(root).as_posix()
+
+
+def main(base: str, token: str, venv: str, notebook: str) -> None:
+    path = served_path(notebook)
     client = httpx.Client(base_url=base, headers={"Authorization": f"token {token}"}, timeout=60)
 
-    page = client.get(f"lab/tree/{NOTEBOOK}")
-    assert page.status_code == 200, f"GET lab/tree/{NOTEBOOK}: {page.status_code}"
+    page = client.get(f"lab/tree/{path}")
+    assert page.status_code == 200, f"GET lab/tree/{path}: {page.status_code}"
     assert "jupyter-config-data" in page.text, "the lab page has no jupyter-config-data"
 
-    contents = client.get(f"api/contents/{NOTEBOOK}")
-    assert contents.status_code == 200, f"GET api/contents/{NOTEBOOK}: {contents.status_code}"
+    contents = client.get(f"api/contents/{path}")
+    assert contents.status_code == 200, f"GET api/contents/{path}: {contents.status_code}"
     notebook = contents.json()
     assert notebook["type"] == "notebook" and notebook["content"]["cells"], notebook["name"]
 
@@ -79,7 +89,7 @@ def main(base: str, token: str, venv: str) -> None:
 
     session = client.post(
         "api/sessions",
-        json={"path": NOTEBOOK, "type": "notebook", "name": "", "kernel": {"name": "python3"}},
+        json={"path": path, "type": "notebook", "name": "", "kernel": {"name": "python3"}},
     )
     assert session.status_code == 201, f"POST api/sessions: {session.status_code} {session.text}"
     kernel_id = session.json()["kernel"]["id"]
@@ -98,12 +108,12 @@ def main(base: str, token: str, venv: str) -> None:
 
     providers = client.get("vibedraw/api/providers")
     assert providers.status_code == 200, f"GET vibedraw/api/providers: {providers.status_code}"
-    print(f"check_lab: {base}lab/tree/{NOTEBOOK} served; kernel in {venv}; extension on")
+    print(f"check_lab: {base}lab/tree/{path} served; kernel in {venv}; extension on")
 
 
 if __name__ == "__main__":
     try:
-        main(*sys.argv[1:4])
-    except (AssertionError, RuntimeError, httpx.HTTPError, OSError, TimeoutError) as exc:
+        main(*sys.argv[1:5])
+    except (AssertionError, RuntimeError, ValueError, httpx.HTTPError, OSError) as exc:
         print(f"check_lab: FAILED: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -79,6 +79,7 @@ echo "fresh install: install + jupyter lab up in $((SECONDS - t0)) s"
 
 t0=$SECONDS
 python "$ROOT/.ci/check_lab.py" "http://127.0.0.1:$PORT/" "$JUPYTER_TOKEN" "$VIRTUAL_ENV" \
+  "${COMMAND##* }" \
   || { tail -n 40 "$WORK/readme-command.log" >&2; fail "jupyter lab does not serve a working quickstart"; }
 echo "fresh install: lab checks passed in $((SECONDS - t0)) s"
 
