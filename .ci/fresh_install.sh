@@ -31,15 +31,14 @@ echo "fresh install: README's first command: $COMMAND"
 
 WORK=$(mktemp -d /tmp/vibedraw-fresh.XXXXXX)
 LAB_PID=""
-cleanup() {
-  if [ -n "$LAB_PID" ] && kill -0 "$LAB_PID" 2>/dev/null; then
-    kill -TERM -- "-$LAB_PID" 2>/dev/null || true
-    for _ in $(seq 1 30); do kill -0 "$LAB_PID" 2>/dev/null || break; sleep 1; done
-    kill -KILL -- "-$LAB_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
+stop_lab() {  # the README command's process group: bash, jupyter lab, its kernels
+  [ -n "$LAB_PID" ] || return 0
+  kill -TERM -- "-$LAB_PID" 2>/dev/null || true
+  for _ in $(seq 1 30); do kill -0 -- "-$LAB_PID" 2>/dev/null || break; sleep 1; done
+  kill -KILL -- "-$LAB_PID" 2>/dev/null || true
+  LAB_PID=""
 }
-trap cleanup EXIT
+trap 'stop_lab; rm -rf "$WORK"' EXIT
 
 python3 -m venv "$WORK/venv"
 export VIRTUAL_ENV="$WORK/venv" PATH="$WORK/venv/bin:$PATH"
@@ -98,4 +97,7 @@ if [ "$git_before" != "$git_after" ]; then
   diff <(printf '%s\n' "$git_before") <(printf '%s\n' "$git_after") >&2 || true
   fail "installing and running the notebooks changed git status (diff above)"
 fi
+t0=$SECONDS
+stop_lab
+echo "fresh install: jupyter lab stopped in $((SECONDS - t0)) s"
 echo "fresh install: passed in $((SECONDS - started)) s"
