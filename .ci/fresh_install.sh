@@ -38,7 +38,13 @@ stop_lab() {  # the README command's process group: bash, jupyter lab, its kerne
   kill -KILL -- "-$LAB_PID" 2>/dev/null || true
   LAB_PID=""
 }
-trap 'stop_lab; rm -rf "$WORK"' EXIT
+finish() {
+  stop_lab
+  local t0=$SECONDS
+  rm -rf "$WORK"
+  echo "fresh install: removed $WORK in $((SECONDS - t0)) s"
+}
+trap finish EXIT
 
 python3 -m venv "$WORK/venv"
 export VIRTUAL_ENV="$WORK/venv" PATH="$WORK/venv/bin:$PATH"
