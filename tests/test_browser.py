@@ -309,3 +309,29 @@ def test_kernel_fallback_and_fix_it_for_a_runtime_error(lab, page):
     )
     state = kernel_state(lab, KERNEL)
     assert state["task_type"] == "edit"
+
+
+def test_run_all_of_04_world_saves_the_code_object_too(lab, page):
+    """Run All queues every cell at once: the sun's GLB, exported by the browser once the
+    sun is built, must still reach the save cell (wait_for_exports), every time."""
+    notebooks = Path(__file__).parent.parent / "notebooks"
+    shutil.copy(notebooks / "04_world.ipynb", lab.root / "world.ipynb")
+    shutil.copytree(notebooks / "sketches", lab.root / "sketches", dirs_exist_ok=True)
+    saved = lab.root / "output" / "world.glb"
+    saved.unlink(missing_ok=True)
+    open_notebook(page, lab, "world.ipynb")
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    outputs = page.locator(".jp-OutputArea-output")
+    outputs.filter(has_text="meshes; bounds (m):").wait_for(timeout=300_000)
+    printed = outputs.filter(has_text="not exported:").inner_text()
+    for session in lab.get_json("api/sessions"):  # its kernel and worker pool: not needed now
+        if session["path"].endswith("world.ipynb"):
+            httpx.delete(lab.api(f"api/sessions/{session['id']}"), headers=lab.headers())
+    assert printed.startswith("not exported: none"), printed
+    import trimesh
+
+    world = trimesh.load(saved, force="scene")
+    labels = {name.split("/")[0] for name in world.graph.nodes_geometry}
+    assert any("sun" in label for label in labels), labels
+    assert len(labels) == 5  # four meshes and the sun

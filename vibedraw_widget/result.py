@@ -23,6 +23,14 @@ KINDS = ("code", "model", "improve", "edit")
 TASK_TYPE = {"code": "3d", "model": "model", "improve": "improve", "edit": "edit"}
 """Engine task type for each kind (DESIGN §4 calls code tasks ``3d``)."""
 
+KIND_ALIASES = {"mesh": "model"}
+"""Other names accepted for a kind: the pad's button says "Make mesh"."""
+
+
+def canonical_kind(kind: str) -> str:
+    """``kind`` with an alias (``"mesh"``) replaced by its kind (``"model"``)."""
+    return KIND_ALIASES.get(kind, kind)
+
 
 class GenerationError(RuntimeError):
     """A generation that ended with an ``error`` (or ``cancelled``) event.

@@ -29,7 +29,14 @@ from .result import GenerationCancelled, GenerationError
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
 STATIC = Path(__file__).parent / "static"
-KINDS = {"code": "3d", "3d": "3d", "model": "model", "improve": "improve", "edit": "edit"}
+KINDS = {
+    "code": "3d",
+    "3d": "3d",
+    "model": "model",
+    "mesh": "model",  # the button says "Make mesh"
+    "improve": "improve",
+    "edit": "edit",
+}
 BUSY = frozenset({"pending", "running"})
 MAX_HISTORY = 200
 
@@ -288,7 +295,7 @@ class SketchPad(anywidget.AnyWidget):
     ) -> PadTask:
         """Run a task on the current sketch in this kernel, streaming into the traits.
 
-        ``kind``: ``"code"`` (Make 3D), ``"model"`` (Make mesh), ``"improve"`` or
+        ``kind``: ``"code"`` (Make 3D), ``"model"`` or ``"mesh"`` (Make mesh), ``"improve"`` or
         ``"edit"`` (changes ``pad.code`` as ``prompt`` says; ``error`` asks for a fix).
         ``await pad.generate(…)`` or ``pad.generate(…).result()`` (blocking) give the
         ``complete`` data or raise :class:`GenerationError`.

@@ -2,7 +2,9 @@
 // js/src/viewer.js in "world" mode, inlined by Python into the `_page` trait).
 // Python → page: objects (code as text, meshes as binary buffers), view, gizmo mode,
 // selection. Page → Python: transforms after a drag, selection, each code object's GLB
-// (exported by GLTFExporter as soon as it is built), errors.
+// (exported by GLTFExporter as soon as it is built), errors (with the object's id when one
+// failed to build). Each view answers Python's "ping" with a "pong": from it
+// `World.wait_for_exports()` learns that a browser shows the world, so GLBs will come.
 
 const STYLE = `
 .vd-world { font: 13px system-ui, sans-serif; }
@@ -111,7 +113,7 @@ function render({ model, el }) {
         download(msg.buffer);
         break;
       case "error":
-        model.send({ type: "error", message: String(msg.message || "") });
+        model.send({ type: "error", message: String(msg.message || ""), id: msg.id ?? null });
         break;
       default:
         break;
@@ -138,6 +140,9 @@ function render({ model, el }) {
     "change:selected": () => post({ type: "select", id: model.get("selected") }),
     "change:height": () => (iframe.style.height = `${model.get("height")}px`),
     "change:_page": loadPage,
+    "msg:custom": (msg) => {
+      if (msg && msg.type === "ping") model.send({ type: "pong", id: msg.id });
+    },
   };
   for (const [name, fn] of Object.entries(handlers)) model.on(name, fn);
   pressed();
