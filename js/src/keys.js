@@ -28,12 +28,17 @@ export function focusNotebook(root) {
 export function guardKeys(root, { onEscape = () => focusNotebook(root) } = {}) {
   const ATTR = "data-lm-suppress-shortcuts";
   root.setAttribute(ATTR, "true");
-  // Lumino checks the attribute while the key event travels (capture or bubble phase,
-  // depending on the host): decide per key, before it does.
+  // Lumino walks up from the event's target and stops at the attribute, but a binding
+  // whose selector ends in `:focus` matches the focused target itself before the walk
+  // reaches the root: so the target is marked too. It checks while the key event travels
+  // (capture phase in Notebook 7, bubble phase in JupyterLab): decide per key, before it.
   const decide = (event) => {
-    if (!(event.target instanceof Node) || !root.contains(event.target)) return;
-    if (passesThrough(event)) root.removeAttribute(ATTR);
-    else root.setAttribute(ATTR, "true");
+    const target = event.target;
+    if (!(target instanceof Element) || !root.contains(target)) return;
+    for (const node of new Set([root, target])) {
+      if (passesThrough(event)) node.removeAttribute(ATTR);
+      else node.setAttribute(ATTR, "true");
+    }
   };
   const stop = (event) => {
     if (passesThrough(event)) return;
