@@ -4,7 +4,7 @@ A sketch is plain JSON-able data::
 
     {"version": 1, "width": 640, "height": 480, "background": "#ffffff",
      "strokes": [{"points": [[x, y, pressure], ...], "color": "#1e1e1e", "width": 4}],
-     "texts": [{"x": 10, "y": 20, "text": "a red apple", "color": "#e03131", "size": 20}]}
+     "texts": [{"x": 10, "y": 20, "text": "a red apple", "color": "#e03131", "size": 24}]}
 
 A label's ``color`` and ``size`` (font size in sketch pixels) are optional.
 
@@ -33,7 +33,7 @@ MAX_IMAGE_PIXELS = 16_000_000
 MAX_TEXTS = 200
 MAX_TEXT_LENGTH = 2_000
 DEFAULT_COLOR = "#1e1e1e"
-LABEL_SIZE = 20  # font size of a text label, in sketch pixels (js/src/draw/strokes.js too)
+LABEL_SIZE = 24  # font size of a text label, in sketch pixels (js/src/draw/strokes.js too)
 CLAY_COLOR = "#9aa5b1"
 """What the default ink becomes on a 3D surface (see :func:`solid_color`)."""
 

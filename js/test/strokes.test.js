@@ -79,7 +79,7 @@ test("sketch edits return new sketches and never mutate the old one", () => {
   const s3 = withoutStrokes(s2, new Set([0]));
   assert.equal(s0.strokes.length, 0);
   assert.equal(s1.strokes.length, 1);
-  assert.deepEqual(s2.texts, [{ x: 3.33, y: 4, text: "a red apple", color: "#1e1e1e", size: 20 }]);
+  assert.deepEqual(s2.texts, [{ x: 3.33, y: 4, text: "a red apple", color: "#1e1e1e", size: LABEL_SIZE }]);
   assert.equal(s3.strokes.length, 0);
   assert.equal(s3.texts.length, 1);
   assert.equal(pointCount(s2), 1);

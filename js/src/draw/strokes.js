@@ -173,7 +173,7 @@ export function withoutStrokes(sketch, indices) {
 }
 
 /** Font size of a label in sketch pixels (sketch.render_png in Python uses the same). */
-export const LABEL_SIZE = 20;
+export const LABEL_SIZE = 24;
 export const LABEL_COLOR = "#1e1e1e";
 
 /** A new sketch with one text label appended (labels feed the prompt), in `color`. */
