@@ -264,14 +264,9 @@ function previewPart(pad) {
   const downloadGlb = async () => {
     try {
       const name = fileName("glb");
-      const url = model.get("glb_url");
+      // The mesh's bytes are here already (the server's URL would name it by task id).
       if (model.get("result_kind") === "model" && controller.glb) {
-        if (url && controller.mode === "server") {
-          const a = el("a", { href: url, download: name });
-          document.body.appendChild(a);
-          a.click();
-          a.remove();
-        } else download(name, controller.glb.buffer, "model/gltf-binary");
+        download(name, controller.glb.buffer, "model/gltf-binary");
       } else {
         download(name, await preview.exportGlb(), "model/gltf-binary");
       }

@@ -18,6 +18,7 @@ const STYLE = `
   --vd-fg2: var(--jp-ui-font-color2, #555555);
   --vd-border: var(--jp-border-color1, #c8c8c8);
   --vd-accent: var(--jp-brand-color1, #1976d2);
+  --vd-on-accent: var(--jp-ui-inverse-font-color1, #ffffff); /* text on the accent colour */
   font-family: var(--jp-ui-font-family, system-ui, sans-serif);
   font-size: var(--jp-ui-font-size1, 13px);
   color: var(--vd-fg);
@@ -29,7 +30,7 @@ const STYLE = `
 }
 .vd-world-bar button:hover { border-color: var(--vd-accent); }
 .vd-world-bar button:focus-visible { outline: 2px solid var(--vd-accent); outline-offset: 1px; }
-.vd-world-bar button[aria-pressed="true"] { background: var(--vd-accent); color: #ffffff; border-color: var(--vd-accent); }
+.vd-world-bar button[aria-pressed="true"] { background: var(--vd-accent); color: var(--vd-on-accent); border-color: var(--vd-accent); }
 .vd-world-bar .sep { width: 8px; }
 .vd-world-bar .hint { color: var(--vd-fg2); margin-left: 8px; }
 .vd-world iframe { width: 100%; border: 1px solid var(--vd-border); border-radius: 6px; display: block; }
