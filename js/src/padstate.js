@@ -27,6 +27,7 @@ const sameText = (a, b) =>
  * returns the pad's sketch with its keys in another order and pressure filled in.
  */
 export function sameSketch(a, b) {
+  if (a === b) return Boolean(a);
   if (!a || !b) return false;
   const x = normalizeSketch(a);
   const y = normalizeSketch(b);

@@ -111,26 +111,8 @@ function toolbarPart(pad) {
       onclick: () => selectTool(name),
     }));
 
-  const swatches = PALETTE.map(([color, name]) =>
-    el("button", {
-      type: "button",
-      class: "vd-swatch",
-      style: `background:${color}`,
-      "aria-label": `Colour ${name}`,
-      "aria-pressed": String(color === tool.color),
-      title: name,
-      onclick: () => selectColor(color),
-    }),
-  );
-  const picker = el("input", { type: "color", value: tool.color, "aria-label": "Custom colour", class: "vd-picker" });
-  picker.addEventListener("input", () => selectColor(picker.value));
   // A colour is for drawing or writing: picking one leaves the eraser, keeps the text tool.
-  const selectColor = (color) => {
-    tool.color = color;
-    picker.value = color;
-    swatches.forEach((s, i) => s.setAttribute("aria-pressed", String(PALETTE[i][0] === color)));
-    if (tool.tool === "eraser") selectTool("pen");
-  };
+  const colours = colourPicker(tool, () => tool.tool === "eraser" && selectTool("pen"));
 
   const widthSelect = el(
     "select",
@@ -160,7 +142,7 @@ function toolbarPart(pad) {
     "div",
     { class: "vd-toolbar", role: "toolbar", "aria-label": "Drawing tools" },
     el("span", { class: "vd-group", role: "group", "aria-label": "Tool" }, toolButton("pen", "Pen", "P"), toolButton("eraser", "Eraser", "E"), toolButton("text", "Text", "T")),
-    el("span", { class: "vd-group", role: "group", "aria-label": "Colour" }, ...swatches, picker),
+    colours,
     el("label", { class: "vd-label" }, "Width ", widthSelect),
     el("span", { class: "vd-group", role: "group", "aria-label": "History" }, undoBtn, redoBtn, clearBtn, loadBtn, fileInput),
   );
@@ -169,6 +151,30 @@ function toolbarPart(pad) {
     redoBtn.disabled = !model.get("can_redo");
   };
   return { node, selectTool, update };
+}
+
+/** The palette's swatches and a custom colour input; `onPick` after each choice. */
+function colourPicker(tool, onPick) {
+  const swatches = PALETTE.map(([color, name]) =>
+    el("button", {
+      type: "button",
+      class: "vd-swatch",
+      style: `background:${color}`,
+      "aria-label": `Colour ${name}`,
+      "aria-pressed": String(color === tool.color),
+      title: name,
+      onclick: () => select(color),
+    }),
+  );
+  const picker = el("input", { type: "color", value: tool.color, "aria-label": "Custom colour", class: "vd-picker" });
+  picker.addEventListener("input", () => select(picker.value));
+  const select = (color) => {
+    tool.color = color;
+    picker.value = color;
+    swatches.forEach((s, i) => s.setAttribute("aria-pressed", String(PALETTE[i][0] === color)));
+    onPick();
+  };
+  return el("span", { class: "vd-group", role: "group", "aria-label": "Colour" }, ...swatches, picker);
 }
 
 /** Load… : a sketch file goes to the kernel as JSON, an image as PNG bytes (it traces it). */
@@ -255,7 +261,23 @@ function previewPart(pad) {
     }
   };
 
-  // Downloads are named after the result's prompt or labels, never a bare task id.
+  const downloads = downloadButtons(pad, preview);
+  const node = el(
+    "div",
+    { class: "vd-preview-pane" },
+    box,
+    el("div", { class: "vd-row", role: "group", "aria-label": "Result" }, ...downloads.nodes, fixBtn),
+  );
+  const update = () => {
+    downloads.update();
+    if (!model.get("error")) fixBtn.hidden = true;
+  };
+  return { node, show, update };
+}
+
+/** Download .glb / .html of the result on screen, named after its prompt or labels. */
+function downloadButtons(pad, preview) {
+  const { model, controller } = pad;
   const fileName = (extension) =>
     downloadName(
       { prompt: model.get("prompt"), sketch: model.get("result_sketch") || model.get("sketch"), kind: model.get("result_kind") },
@@ -264,7 +286,7 @@ function previewPart(pad) {
   const downloadGlb = async () => {
     try {
       const name = fileName("glb");
-      // The mesh's bytes are here already (the server's URL would name it by task id).
+      // A mesh's bytes are here already (the server's URL would name the file by task id).
       if (model.get("result_kind") === "model" && controller.glb) {
         download(name, controller.glb.buffer, "model/gltf-binary");
       } else {
@@ -274,25 +296,17 @@ function previewPart(pad) {
       pad.save({ error: `could not export: ${err.message || err}` });
     }
   };
-  const glbBtn = button("Download .glb", { title: "The result on screen as a glTF binary", onclick: downloadGlb });
-  const htmlBtn = button("Download .html", {
+  const glb = button("Download .glb", { title: "The result on screen as a glTF binary", onclick: downloadGlb });
+  const html = button("Download .html", {
     title: "The code on screen as a page that runs offline",
     onclick: () => download(fileName("html"), standaloneHtml(model.get("code")), "text/html"),
   });
-
-  const node = el(
-    "div",
-    { class: "vd-preview-pane" },
-    box,
-    el("div", { class: "vd-row", role: "group", "aria-label": "Result" }, glbBtn, htmlBtn, fixBtn),
-  );
   const update = () => {
     const kind = model.get("result_kind");
-    htmlBtn.disabled = kind !== "code" || !model.get("code");
-    glbBtn.disabled = !kind;
-    if (!model.get("error")) fixBtn.hidden = true;
+    html.disabled = kind !== "code" || !model.get("code");
+    glb.disabled = !kind;
   };
-  return { node, show, update };
+  return { nodes: [glb, html], update };
 }
 
 // -- actions: prompt, providers, Make 3D / Make mesh / Improve / Edit / Cancel ----------------
