@@ -81,10 +81,16 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 
 @contextlib.contextmanager
 def run_lab(
-    root: Path, log_path: Path, timeout: float = 90, config_dir: Path | None = None
+    root: Path,
+    log_path: Path,
+    timeout: float = 90,
+    config_dir: Path | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[Lab]:
     """Start ``jupyter lab`` (root allowed, random token, the vibedraw extension on);
-    ``config_dir`` adds a Jupyter config directory (see :func:`write_server_config`)."""
+    ``config_dir`` adds a Jupyter config directory (see :func:`write_server_config`).
+    With the ``notebook`` package installed the same server serves Notebook 7 at
+    ``notebooks/<name>``."""
     port = free_port()
     token = secrets.token_hex(16)
     repo = str(Path(__file__).resolve().parent.parent)
@@ -114,6 +120,7 @@ def run_lab(
             "--ServerApp.jpserver_extensions={'vibedraw_widget': True}",
             "--LabApp.news_url=",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *extra_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

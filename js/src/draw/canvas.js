@@ -2,6 +2,8 @@
 // Pointer Events with pressure and coalesced points, rendering on animation frames only.
 // It calls `onCommit(newSketch)` once per finished stroke, erase or label.
 import {
+  LABEL_COLOR,
+  LABEL_SIZE,
   StrokeBuilder,
   erasedIndices,
   normalizeSketch,
@@ -13,8 +15,7 @@ import {
   withoutStrokes,
 } from "./strokes.js";
 
-const TEXT_COLOR = "#555555";
-const TEXT_FONT = "14px sans-serif";
+const labelFont = (size) => `${size}px sans-serif`;
 
 export class DrawingSurface {
   /**
@@ -108,10 +109,12 @@ export class DrawingSurface {
       ctx.fillStyle = stroke.color;
       ctx.fill(this._path(stroke));
     });
-    ctx.fillStyle = TEXT_COLOR;
-    ctx.font = TEXT_FONT;
     ctx.textBaseline = "top";
-    for (const t of s.texts) ctx.fillText(t.text, t.x, t.y);
+    for (const t of s.texts) {
+      ctx.fillStyle = t.color || LABEL_COLOR;
+      ctx.font = labelFont(t.size || LABEL_SIZE);
+      ctx.fillText(t.text, t.x, t.y);
+    }
   }
 
   /** The stroke in progress (or the eraser's cursor). */
@@ -224,6 +227,7 @@ export class DrawingSurface {
     // Keep a label being typed: clicking elsewhere to place the next one never blurs the
     // field (pointerdown on the canvas is prevented), so the label is committed here.
     this.closeTextInput(true);
+    const { color } = this.hooks.getTool();
     const input = document.createElement("input");
     input.type = "text";
     input.className = "vd-text-input";
@@ -231,8 +235,12 @@ export class DrawingSurface {
     input.setAttribute("aria-label", "Text label");
     input.style.left = `${(x / this.sketch.width) * 100}%`;
     input.style.top = `${(y / this.sketch.height) * 100}%`;
+    // Typed as it will be drawn: the label's colour, at its size on screen.
+    const scale = this.container.getBoundingClientRect().width / this.sketch.width || 1;
+    input.style.color = color;
+    input.style.fontSize = `${Math.max(10, LABEL_SIZE * scale)}px`;
     this.container.appendChild(input);
-    this.textInput = { input, x, y };
+    this.textInput = { input, x, y, color };
     input.addEventListener("keydown", (e) => {
       e.stopPropagation(); // keep JupyterLab's and the pad's shortcuts out of the field
       if (e.key === "Enter") this.closeTextInput(true);
@@ -247,8 +255,10 @@ export class DrawingSurface {
     if (!t) return;
     this.textInput = null;
     const text = t.input.value.trim();
+    const hadFocus = document.activeElement === t.input;
     t.input.remove();
-    if (keep && text) this.commit(withText(this.sketch, t.x, t.y, text));
+    if (hadFocus) this.live.focus({ preventScroll: true }); // keys stay with the pad
+    if (keep && text) this.commit(withText(this.sketch, t.x, t.y, text, { color: t.color }));
   }
 
   /** The sketch as a PNG data URL, drawn as the pad shows it, at sketch size. */
