@@ -34,10 +34,19 @@ export function highlight(code) {
   return `${html + escapeHtml(code.slice(last))}\n`;
 }
 
-/** The 1-based line of an error message's "line N" / ":N:M" mention, or null. */
-export function errorLine(message) {
-  const m = /(?:line\s+(\d+))|(?::(\d+):\d+\)?\s*$)/i.exec(message || "");
-  return m ? Number(m[1] || m[2]) : null;
+// Generated code runs as the body of `new AsyncFunction("THREE", "ctx", "__vdGuard", code)`
+// (preview/build.js): V8 puts two header lines before the body in its stack positions.
+const FUNCTION_HEADER_LINES = 2;
+
+/**
+ * The 1-based line of the user's code an error points at, or null: from the stack's
+ * `<anonymous>:L:C` position of the generated function, else a "line N" in the message.
+ */
+export function errorLine(message, stack = "") {
+  const frame = /<anonymous>:(\d+):\d+/.exec(stack || "");
+  if (frame) return Math.max(1, Number(frame[1]) - FUNCTION_HEADER_LINES);
+  const m = /\bline\s+(\d+)/i.exec(message || "");
+  return m ? Number(m[1]) : null;
 }
 
 export class CodeEditor {
@@ -85,9 +94,9 @@ export class CodeEditor {
     this.el.classList.toggle("vd-editor-readonly", on);
   }
 
-  /** Mark the line an error message names (or clear the mark with null). */
-  markError(message) {
-    this.errorAt = message ? errorLine(message) : null;
+  /** Mark the line an error points at (or clear the mark with a null message). */
+  markError(message, stack = "") {
+    this.errorAt = message ? errorLine(message, stack) : null;
     this._paint();
   }
 

@@ -23,8 +23,12 @@ test("an unterminated string or comment highlights to the end without losing tex
   }
 });
 
-test("an error message's line number is found in the usual forms", () => {
+test("an error points at the user's line: the generated function's frame, else 'line N'", async () => {
+  const AsyncFunction = (async () => {}).constructor;
+  const code = "const a = 1;\nconst b = 2;\nnull.boom;\nreturn a + b;";
+  const build = new AsyncFunction("THREE", "ctx", "__vdGuard", code);
+  const err = await build().then(() => null, (e) => e);
+  assert.equal(errorLine(err.message, err.stack), 3);
   assert.equal(errorLine("SyntaxError: Unexpected token (line 7)"), 7);
-  assert.equal(errorLine("TypeError: x is undefined at scene.js:12:5"), 12);
-  assert.equal(errorLine("something went wrong"), null);
+  assert.equal(errorLine("something went wrong", ""), null);
 });
