@@ -228,6 +228,41 @@ def test_edit_sends_the_current_code_and_the_error(pad):
     assert pad.task_type == "edit" and pad.code == "// part 0\n// part 1\n"
 
 
+def test_a_result_remembers_its_sketch_and_edit_refuses_a_mesh_on_screen(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    drawn = pad.sketch
+    pad.generate("code", prompt="n=1", provider="scripted").result(timeout=30)
+    assert pad.result_sketch == drawn  # the pad marks the code stale once the drawing changes
+    pad.sketch = {**drawn, "strokes": [STROKE, STROKE]}
+    pad.model_provider = "scripted"
+    pad.generate("model").result(timeout=60)
+    assert pad.result_kind == "model" and pad.result_sketch == pad.sketch
+    # The code left over belongs to the first drawing: an edit would swap the mesh for it.
+    with pytest.raises(ValueError, match="mesh"):
+        pad.generate("edit", prompt="make it red")
+    assert pad.task_type == "model" and pad.result_kind == "model"
+
+
+def test_labels_keep_their_colour_and_size_and_render_readably():
+    from PIL import Image
+
+    from vibedraw_widget.sketch import SketchError, validate_sketch
+
+    label = {"x": 10, "y": 20, "text": "roof", "color": "#e03131", "size": 24}
+    sketch = validate_sketch({"texts": [label, {"x": 10, "y": 80, "text": "door"}]})
+    assert sketch["texts"][0] == label and "color" not in sketch["texts"][1]
+    with pytest.raises(SketchError, match=r"texts\[0\]\.size"):
+        validate_sketch({"texts": [{**label, "size": 1}]})
+    image = Image.open(io.BytesIO(render_png(sketch))).convert("RGB")
+    colours = image.crop((0, 0, 200, 60)).getcolors(20_000)
+    assert any(r > 180 and g < 90 for _, (r, g, _b) in colours), "drawn in the label's colour"
+    box = Image.eval(image.crop((0, 60, 200, 120)), lambda v: 255 - v).getbbox()
+    height = box[3] - box[1]
+    assert height >= 12, (
+        f"an unsized label is drawn at the pad's label size, not tiny ({height} px)"
+    )
+
+
 def test_improve_replaces_the_sketch_undoably(pad):
     pad.sketch = {**pad.sketch, "strokes": [STROKE]}
     pad.generate("improve", provider="scripted").result(timeout=30)

@@ -158,6 +158,9 @@ class SketchPad(anywidget.AnyWidget):
         sync=True
     )
     result_version = traitlets.Int(0, help="Bumped on each new result.").tag(sync=True)
+    result_sketch = traitlets.Dict(
+        help="The sketch the shown result was made from (the pad flags it stale after a change)."
+    ).tag(sync=True)
     glb_url = traitlets.Unicode("", help="Server URL of the last mesh.").tag(sync=True)
     connection = traitlets.Unicode(
         "connecting", help="connecting, connected, reconnecting, offline or kernel"
@@ -194,6 +197,7 @@ class SketchPad(anywidget.AnyWidget):
         self.glb: bytes | None = None
         """GLB bytes of the last mesh task (``None`` before one completes)."""
         self._kernel_task: PadTask | None = None
+        self._task_sketch: dict[str, Any] = {}  # the sketch of the running kernel task
         super().__init__(sketch=start, **kwargs)
         self.on_msg(self._handle_message)
         try:
@@ -332,6 +336,10 @@ class SketchPad(anywidget.AnyWidget):
             self.prompt = prompt
         if task_type == "edit" and not self.code:
             raise ValueError("an edit needs code to change: run generate('code') first")
+        if task_type == "edit" and self.result_kind == "model":
+            raise ValueError(
+                "an edit changes code, and the result shown is a mesh: run generate('code') first"
+            )
         is_model = task_type == "model"
         spec = TaskSpec(
             type=task_type,
@@ -342,6 +350,7 @@ class SketchPad(anywidget.AnyWidget):
             error=error,
         )
         previous_code = self.code
+        self._task_sketch = spec.sketch
         with self.hold_sync():
             self.task_id = spec.task_id
             self.task_type = task_type
@@ -409,9 +418,11 @@ class SketchPad(anywidget.AnyWidget):
                             code if isinstance(code, str) else data.get("content", self.code)
                         )
                         self.result_kind = "code"
+                        self.result_sketch = self._task_sketch
                         self.result_version += 1
                     elif self.task_type == "model":
                         self.result_kind = "model"
+                        self.result_sketch = self._task_sketch
                         self.glb_url = ""
                         self.result_version += 1
                     elif self.task_type == "improve" and data.get("sketch"):
@@ -476,7 +487,7 @@ class SketchPad(anywidget.AnyWidget):
     def _repr_keys(self) -> Generator[str, None, None]:
         # Keep the repr short: the sketch and code can be large.
         for key in super()._repr_keys():
-            if key not in ("sketch", "code", "providers"):
+            if key not in ("sketch", "code", "providers", "result_sketch"):
                 yield key
 
 

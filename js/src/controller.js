@@ -27,6 +27,7 @@ export class Controller {
     this.notice = "";
     this.follower = null;
     this.glb = null; // {taskId, buffer}
+    this.taskSketch = null; // the sketch sent with the task this page started
     this.listeners = new Set();
     this._timer = null;
     this._disposed = false;
@@ -158,6 +159,7 @@ export class Controller {
       ...(codeTask ? { code: "", previous_code: previousCode } : {}),
     });
     const sketch = m.get("sketch");
+    this.taskSketch = sketch; // what a result of this task was made from
     try {
       if (type === "model") {
         await this.server.queueModel({ sketch, provider: m.get("model_provider"), task_id: taskId });
@@ -210,7 +212,11 @@ export class Controller {
         Object.assign(patch, { status: "failed", error: String(err.message || err) });
       }
     }
-    if (patch.result_kind) patch.result_version = (m.get("result_version") || 0) + 1;
+    if (patch.result_kind) {
+      patch.result_version = (m.get("result_version") || 0) + 1;
+      // After a reload mid-task the sketch sent is unknown: the current one is the best guess.
+      patch.result_sketch = this.taskSketch ?? m.get("sketch");
+    }
     const terminal = TERMINAL.has(event.type);
     if (terminal) patch.connection = "connected";
     this.set(patch, terminal || event.type !== "delta");

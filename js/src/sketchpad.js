@@ -1,10 +1,14 @@
 // SketchPad: the anywidget front end. `initialize` makes one Controller per model (task
 // streams live there, so a second view or a re-render shows the same task once);
-// `render` builds one view: toolbar, drawing surface, actions, status, code pane, preview.
+// `render` builds one view from short parts: toolbar, drawing surface, preview, actions,
+// status, code pane, keyboard guard. What the actions and the code pane may offer comes
+// from padstate.js, a pure function of the synced state.
 import "./sketchpad.css";
 import { Controller, busy } from "./controller.js";
 import { DrawingSurface, imageFileToPng } from "./draw/canvas.js";
 import { emptySketch, normalizeSketch, parseSketchFile } from "./draw/strokes.js";
+import { guardKeys } from "./keys.js";
+import { downloadName, padView } from "./padstate.js";
 import { createPreview, download, standaloneHtml } from "./preview/host.js";
 
 const controllers = new WeakMap();
@@ -31,6 +35,7 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+const button = (text, attrs = {}) => el("button", { type: "button", class: "vd-btn", text, ...attrs });
 const isDark = () => document.body?.dataset?.jpThemeLight === "false";
 
 function controllerFor(model) {
@@ -50,35 +55,62 @@ function initialize({ model }) {
   };
 }
 
-function render({ model, el: host }) {
-  const controller = controllerFor(model);
-  const cleanups = [];
-  const on = (event, fn) => {
-    model.on(event, fn);
-    cleanups.push(() => model.off(event, fn));
-  };
-  const tool = { tool: "pen", color: PALETTE[0][0], width: 4 };
+// -- shared view state ----------------------------------------------------------------------
 
-  // -- toolbar ------------------------------------------------------------------------
+/** What every part of one view shares: the model, its controller, the tool, cleanups. */
+function padContext(model) {
+  const cleanups = [];
+  const pad = {
+    model,
+    controller: controllerFor(model),
+    tool: { tool: "pen", color: PALETTE[0][0], width: 4 },
+    cleanups,
+    on(event, fn) {
+      model.on(event, fn);
+      cleanups.push(() => model.off(event, fn));
+    },
+    save(patch) {
+      for (const [k, v] of Object.entries(patch)) model.set(k, v);
+      model.save_changes();
+    },
+    /** The user changed the drawing: an outcome of an earlier task no longer applies. */
+    drawingChanged() {
+      if (busy(model.get("status"))) return;
+      const patch = {};
+      if (model.get("error")) patch.error = "";
+      if (["failed", "cancelled"].includes(model.get("status"))) Object.assign(patch, { status: "idle", message: "" });
+      if (Object.keys(patch).length) pad.save(patch);
+    },
+    commit(sketch) {
+      pad.drawingChanged();
+      pad.save({ sketch }); // change:sketch shows it on the surface
+    },
+    send(msg, buffers) {
+      model.send(msg, undefined, buffers);
+    },
+  };
+  return pad;
+}
+
+// -- toolbar: tools, colours, width, history, load ------------------------------------------
+
+function toolbarPart(pad) {
+  const { model, tool } = pad;
   const toolButtons = {};
-  const toolButton = (name, label, key) => {
-    const b = el("button", {
-      type: "button",
+  const selectTool = (name) => {
+    tool.tool = name;
+    for (const [n, b] of Object.entries(toolButtons)) b.setAttribute("aria-pressed", String(n === name));
+    pad.root.dataset.tool = name;
+  };
+  const toolButton = (name, label, key) =>
+    (toolButtons[name] = button(label, {
       class: "vd-btn vd-tool",
       "data-tool": name,
       "aria-pressed": String(name === tool.tool),
       title: `${label} (${key})`,
-      text: label,
       onclick: () => selectTool(name),
-    });
-    toolButtons[name] = b;
-    return b;
-  };
-  const selectTool = (name) => {
-    tool.tool = name;
-    for (const [n, b] of Object.entries(toolButtons)) b.setAttribute("aria-pressed", String(n === name));
-    root.dataset.tool = name;
-  };
+    }));
+
   const swatches = PALETTE.map(([color, name]) =>
     el("button", {
       type: "button",
@@ -92,49 +124,39 @@ function render({ model, el: host }) {
   );
   const picker = el("input", { type: "color", value: tool.color, "aria-label": "Custom colour", class: "vd-picker" });
   picker.addEventListener("input", () => selectColor(picker.value));
+  // A colour is for drawing or writing: picking one leaves the eraser, keeps the text tool.
   const selectColor = (color) => {
     tool.color = color;
     picker.value = color;
     swatches.forEach((s, i) => s.setAttribute("aria-pressed", String(PALETTE[i][0] === color)));
-    if (tool.tool === "eraser" || tool.tool === "text") selectTool("pen");
+    if (tool.tool === "eraser") selectTool("pen");
   };
+
   const widthSelect = el(
     "select",
     { "aria-label": "Stroke width", class: "vd-select" },
     ...WIDTHS.map((w) => el("option", { value: String(w), text: `${w} px`, selected: w === tool.width })),
   );
   widthSelect.addEventListener("change", () => (tool.width = Number(widthSelect.value)));
-  const undoBtn = el("button", { type: "button", class: "vd-btn", title: "Undo (Ctrl+Z)", text: "Undo", onclick: () => model.send({ type: "undo" }) });
-  const redoBtn = el("button", { type: "button", class: "vd-btn", title: "Redo (Ctrl+Shift+Z)", text: "Redo", onclick: () => model.send({ type: "redo" }) });
-  const clearBtn = el("button", {
-    type: "button",
-    class: "vd-btn",
-    text: "Clear",
+
+  const history = (type) => () => {
+    pad.drawingChanged();
+    pad.send({ type });
+  };
+  const undoBtn = button("Undo", { title: "Undo (Ctrl+Z)", onclick: history("undo") });
+  const redoBtn = button("Redo", { title: "Redo (Ctrl+Shift+Z)", onclick: history("redo") });
+  const clearBtn = button("Clear", {
+    title: "Remove every stroke and label",
     onclick: () => {
       const s = normalizeSketch(model.get("sketch"));
-      commit(emptySketch(s.width, s.height, s.background));
+      pad.commit(emptySketch(s.width, s.height, s.background));
     },
   });
   const fileInput = el("input", { type: "file", accept: ".json,application/json,image/*", hidden: true, "aria-hidden": "true", tabindex: "-1" });
-  const loadBtn = el("button", { type: "button", class: "vd-btn", text: "Load…", title: "Load a sketch (.json) or an image", onclick: () => fileInput.click() });
-  fileInput.addEventListener("change", async () => {
-    const file = fileInput.files?.[0];
-    fileInput.value = "";
-    if (!file) return;
-    try {
-      if (file.name.endsWith(".json") || file.type === "application/json") {
-        model.send({ type: "load_sketch", sketch: parseSketchFile(await file.text()) });
-      } else {
-        const s = normalizeSketch(model.get("sketch"));
-        const png = await imageFileToPng(file, s.width, s.height, s.background);
-        model.send({ type: "load_image", name: file.name }, undefined, [png]);
-      }
-    } catch (err) {
-      model.set("error", `could not load ${file.name}: ${err.message || err}`);
-      model.save_changes();
-    }
-  });
-  const toolbar = el(
+  const loadBtn = button("Load…", { title: "Load a sketch (.json) or an image", onclick: () => fileInput.click() });
+  fileInput.addEventListener("change", () => loadFile(pad, fileInput));
+
+  const node = el(
     "div",
     { class: "vd-toolbar", role: "toolbar", "aria-label": "Drawing tools" },
     el("span", { class: "vd-group", role: "group", "aria-label": "Tool" }, toolButton("pen", "Pen", "P"), toolButton("eraser", "Eraser", "E"), toolButton("text", "Text", "T")),
@@ -142,47 +164,81 @@ function render({ model, el: host }) {
     el("label", { class: "vd-label" }, "Width ", widthSelect),
     el("span", { class: "vd-group", role: "group", "aria-label": "History" }, undoBtn, redoBtn, clearBtn, loadBtn, fileInput),
   );
-
-  // -- drawing surface ------------------------------------------------------------------
-  const surfaceBox = el("div", { class: "vd-surface-box" });
-  const commit = (sketch) => {
-    model.set("sketch", sketch); // change:sketch shows it on the surface
-    model.save_changes();
+  const update = () => {
+    undoBtn.disabled = !model.get("can_undo");
+    redoBtn.disabled = !model.get("can_redo");
   };
-  const surface = new DrawingSurface(surfaceBox, {
+  return { node, selectTool, update };
+}
+
+/** Load… : a sketch file goes to the kernel as JSON, an image as PNG bytes (it traces it). */
+async function loadFile(pad, fileInput) {
+  const { model } = pad;
+  const file = fileInput.files?.[0];
+  fileInput.value = "";
+  if (!file) return;
+  try {
+    pad.drawingChanged();
+    if (file.name.endsWith(".json") || file.type === "application/json") {
+      pad.send({ type: "load_sketch", sketch: parseSketchFile(await file.text()) });
+    } else {
+      const s = normalizeSketch(model.get("sketch"));
+      const png = await imageFileToPng(file, s.width, s.height, s.background);
+      pad.send({ type: "load_image", name: file.name }, [png]);
+    }
+  } catch (err) {
+    pad.save({ error: `could not load ${file.name}: ${err.message || err}` });
+  }
+}
+
+// -- drawing surface ---------------------------------------------------------------------
+
+function surfacePart(pad) {
+  const { model } = pad;
+  const node = el("div", { class: "vd-surface-box" });
+  const surface = new DrawingSurface(node, {
     getSketch: () => model.get("sketch"),
-    getTool: () => tool,
-    onCommit: (sketch) => {
-      model.set("sketch", sketch);
-      model.save_changes();
-    },
+    getTool: () => pad.tool,
+    onCommit: (sketch) => pad.commit(sketch),
   });
   surface.setSketch(model.get("sketch"));
-  on("change:sketch", () => surface.setSketch(model.get("sketch")));
+  pad.on("change:sketch", () => surface.setSketch(model.get("sketch")));
+  pad.cleanups.push(() => surface.dispose());
+  return { node, surface };
+}
 
-  // -- preview --------------------------------------------------------------------------
-  const previewBox = el("div", { class: "vd-preview", "data-frames": "0" });
+// -- preview and its downloads ------------------------------------------------------------
+
+function previewPart(pad) {
+  const { model, controller } = pad;
+  const box = el("div", { class: "vd-preview", "data-frames": "0" });
   const placeholder = el("div", { class: "vd-placeholder", text: "Draw, then Make 3D or Make mesh" });
-  previewBox.append(placeholder);
+  box.append(placeholder);
   let runtimeError = "";
-  const preview = createPreview(previewBox, {
+
+  const fixBtn = button("Fix it", {
+    class: "vd-btn vd-fix",
+    hidden: true,
+    title: "Ask for a fix of the error in the code on screen",
+    onclick: () => controller.start("edit", { prompt: "fix the error", error: runtimeError || model.get("error") }),
+  });
+  const preview = createPreview(box, {
     dark: isDark(),
-    onFrame: (msg) => {
-      previewBox.dataset.firstFrameMs = String(Math.round(msg.ms));
-    },
+    onFrame: (msg) => (box.dataset.firstFrameMs = String(Math.round(msg.ms))),
     onError: (msg) => {
       runtimeError = `${msg.phase === "frame" ? "error in an animation frame" : "error running the code"}: ${msg.message}`;
       fixBtn.hidden = model.get("result_kind") !== "code";
-      model.set("error", runtimeError);
-      model.save_changes();
+      pad.save({ error: runtimeError });
     },
   });
+  pad.cleanups.push(() => preview.dispose());
   // JupyterLab switches themes live: the preview follows (body[data-jp-theme-light]).
   const themeWatch = new MutationObserver(() => preview.setDark(isDark()));
   if (document.body) themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
-  cleanups.push(() => themeWatch.disconnect());
+  pad.cleanups.push(() => themeWatch.disconnect());
+
   let shownVersion = -1;
-  const showResult = () => {
+  const show = () => {
     const version = model.get("result_version") || 0;
     const kind = model.get("result_kind");
     if (!kind || version === shownVersion) return;
@@ -197,73 +253,81 @@ function render({ model, el: host }) {
     } else {
       preview.showGlb(controller.glb.buffer).catch(() => {});
     }
-    updateButtons();
   };
-  const glbBtn = el("button", {
-    type: "button",
-    class: "vd-btn",
-    text: "Download .glb",
-    onclick: async () => {
-      try {
-        if (model.get("result_kind") === "model" && controller.glb) {
-          const url = model.get("glb_url");
-          if (url && controller.mode === "server") {
-            const a = el("a", { href: url, download: `vibedraw-${model.get("task_id")}.glb` });
-            document.body.appendChild(a);
-            a.click();
-            a.remove();
-          } else download("vibedraw-model.glb", controller.glb.buffer, "model/gltf-binary");
-        } else {
-          download("vibedraw-model.glb", await preview.exportGlb(), "model/gltf-binary");
-        }
-      } catch (err) {
-        showError(`could not export: ${err.message || err}`);
+
+  // Downloads are named after the result's prompt or labels, never a bare task id.
+  const fileName = (extension) =>
+    downloadName(
+      { prompt: model.get("prompt"), sketch: model.get("result_sketch") || model.get("sketch"), kind: model.get("result_kind") },
+      extension,
+    );
+  const downloadGlb = async () => {
+    try {
+      const name = fileName("glb");
+      const url = model.get("glb_url");
+      if (model.get("result_kind") === "model" && controller.glb) {
+        if (url && controller.mode === "server") {
+          const a = el("a", { href: url, download: name });
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+        } else download(name, controller.glb.buffer, "model/gltf-binary");
+      } else {
+        download(name, await preview.exportGlb(), "model/gltf-binary");
       }
-    },
+    } catch (err) {
+      pad.save({ error: `could not export: ${err.message || err}` });
+    }
+  };
+  const glbBtn = button("Download .glb", { title: "The result on screen as a glTF binary", onclick: downloadGlb });
+  const htmlBtn = button("Download .html", {
+    title: "The code on screen as a page that runs offline",
+    onclick: () => download(fileName("html"), standaloneHtml(model.get("code")), "text/html"),
   });
-  const htmlBtn = el("button", {
-    type: "button",
-    class: "vd-btn",
-    text: "Download .html",
-    onclick: () => download("vibedraw-model.html", standaloneHtml(model.get("code")), "text/html"),
-  });
-  const fixBtn = el("button", {
-    type: "button",
-    class: "vd-btn vd-fix",
-    text: "Fix it",
-    hidden: true,
-    onclick: () => controller.start("edit", { prompt: "fix the error", error: runtimeError || model.get("error") }),
-  });
-  const previewPane = el(
+
+  const node = el(
     "div",
     { class: "vd-preview-pane" },
-    previewBox,
+    box,
     el("div", { class: "vd-row", role: "group", "aria-label": "Result" }, glbBtn, htmlBtn, fixBtn),
   );
+  const update = () => {
+    const kind = model.get("result_kind");
+    htmlBtn.disabled = kind !== "code" || !model.get("code");
+    glbBtn.disabled = !kind;
+    if (!model.get("error")) fixBtn.hidden = true;
+  };
+  return { node, show, update };
+}
 
-  // -- actions ----------------------------------------------------------------------------
-  const promptInput = el("input", { type: "text", class: "vd-prompt", placeholder: "Prompt (optional): what is it? what to change?", "aria-label": "Prompt" });
-  promptInput.value = model.get("prompt") || "";
-  promptInput.addEventListener("change", () => {
-    model.set("prompt", promptInput.value);
-    model.save_changes();
+// -- actions: prompt, providers, Make 3D / Make mesh / Improve / Edit / Cancel ----------------
+
+function promptInput(pad) {
+  const { model } = pad;
+  const input = el("input", {
+    type: "text",
+    class: "vd-prompt",
+    placeholder: "Prompt (optional): what is it? what to change?",
+    title: "What the drawing is, or for Edit what to change",
+    "aria-label": "Prompt",
   });
-  promptInput.addEventListener("keydown", (e) => {
-    e.stopPropagation();
-    if (e.key === "Enter") {
-      model.set("prompt", promptInput.value);
-      model.save_changes();
-    }
+  input.value = model.get("prompt") || "";
+  const store = () => pad.save({ prompt: input.value });
+  input.addEventListener("change", store);
+  input.addEventListener("keydown", (e) => e.key === "Enter" && store());
+  pad.on("change:prompt", () => {
+    if (document.activeElement !== input) input.value = model.get("prompt") || "";
   });
-  on("change:prompt", () => {
-    if (document.activeElement !== promptInput) promptInput.value = model.get("prompt") || "";
-  });
-  const codeProvider = el("select", { class: "vd-select", "aria-label": "Code provider" });
-  const meshProvider = el("select", { class: "vd-select", "aria-label": "Mesh provider" });
-  const fillProviders = () => {
+  return input;
+}
+
+function providerMenus(pad) {
+  const { model, controller } = pad;
+  const code = el("select", { class: "vd-select", "aria-label": "Code provider" });
+  const mesh = el("select", { class: "vd-select", "aria-label": "Mesh provider" });
+  const fill = () => {
     const list = controller.providers.length ? controller.providers : model.get("providers") || [];
-    for (const [select, kind, trait] of [[codeProvider, "code", "provider"], [meshProvider, "model", "model_provider"]]) {
-      const current = model.get(trait);
+    for (const [select, kind, trait] of [[code, "code", "provider"], [mesh, "model", "model_provider"]]) {
       select.replaceChildren(el("option", { value: "", text: `${kind === "code" ? "code" : "mesh"}: default` }));
       for (const p of list.filter((p) => p.kind === kind)) {
         select.append(
@@ -275,168 +339,177 @@ function render({ model, el: host }) {
           }),
         );
       }
-      select.value = current || "";
+      select.value = model.get(trait) || "";
     }
   };
-  codeProvider.addEventListener("change", () => {
-    model.set("provider", codeProvider.value);
-    model.save_changes();
-  });
-  meshProvider.addEventListener("change", () => {
-    model.set("model_provider", meshProvider.value);
-    model.save_changes();
-  });
+  code.addEventListener("change", () => pad.save({ provider: code.value }));
+  mesh.addEventListener("change", () => pad.save({ model_provider: mesh.value }));
+  pad.on("change:providers", fill);
+  pad.cleanups.push(controller.subscribe((what) => what === "mode" && fill()));
+  fill();
+  return [code, mesh];
+}
+
+function actionsPart(pad) {
+  const { controller } = pad;
+  const prompt = promptInput(pad);
+  // `kind` → task type stays in controller.js (TYPES), where it is mapped once.
   const go = (kind) => () => {
-    model.set("prompt", promptInput.value);
-    model.save_changes();
-    controller.start(kind, { prompt: promptInput.value });
+    pad.save({ prompt: prompt.value });
+    controller.start(kind, { prompt: prompt.value });
   };
-  const make3d = el("button", { type: "button", class: "vd-btn vd-primary", text: "Make 3D", onclick: go("code") });
-  const makeMesh = el("button", { type: "button", class: "vd-btn vd-primary", text: "Make mesh", onclick: go("model") });
-  const improve = el("button", { type: "button", class: "vd-btn", text: "Improve", onclick: go("improve") });
-  const edit = el("button", { type: "button", class: "vd-btn", text: "Edit", title: "Change the current result as the prompt says", onclick: go("edit") });
-  const cancel = el("button", { type: "button", class: "vd-btn", text: "Cancel", onclick: () => controller.cancel() });
-  const actions = el(
+  const buttons = {
+    make3d: button("Make 3D", { class: "vd-btn vd-primary", onclick: go("code") }),
+    makeMesh: button("Make mesh", { class: "vd-btn vd-primary", onclick: go("model") }),
+    improve: button("Improve", { onclick: go("improve") }),
+    edit: button("Edit", { onclick: go("edit") }),
+    cancel: button("Cancel", { onclick: () => controller.cancel() }),
+  };
+  const node = el(
     "div",
     { class: "vd-toolbar vd-actions", role: "toolbar", "aria-label": "Generate" },
-    promptInput,
-    codeProvider,
-    meshProvider,
-    make3d,
-    makeMesh,
-    improve,
-    edit,
-    cancel,
+    prompt,
+    el("span", { class: "vd-group", role: "group", "aria-label": "Providers" }, ...providerMenus(pad)),
+    el("span", { class: "vd-group", role: "group", "aria-label": "Actions" }, ...Object.values(buttons)),
   );
+  /** Apply padView's answer: enabled or not, and why, on hover. */
+  const update = (view) => {
+    for (const [name, b] of Object.entries(buttons)) {
+      b.disabled = view[name].disabled;
+      b.title = view[name].title;
+    }
+  };
+  return { node, update };
+}
 
-  // -- status, errors, code -------------------------------------------------------------
+// -- status, notices, errors, code pane ---------------------------------------------------
+
+function statusPart(pad) {
+  const { model, controller } = pad;
   const connection = el("span", { class: "vd-connection", role: "status", "aria-live": "polite" });
-  const statusText = el("span", { class: "vd-status-text", "aria-live": "polite" });
+  const text = el("span", { class: "vd-status-text", "aria-live": "polite" });
   const bar = el("progress", { class: "vd-progress", max: "1", value: "0", "aria-label": "Progress" });
-  const errorBox = el("div", { class: "vd-error", role: "alert", hidden: true });
-  const noticeBox = el("div", { class: "vd-notice", role: "note", hidden: true });
-  const codeEl = el("code");
-  const codePane = el("pre", { class: "vd-code", tabindex: "0", "aria-label": "Generated code" }, codeEl);
-  const status = el("div", { class: "vd-status" }, connection, statusText, bar);
-  const showError = (text) => {
-    errorBox.hidden = !text;
-    errorBox.textContent = text || "";
-  };
+  const notice = el("div", { class: "vd-notice", role: "note", hidden: true });
+  const error = el("div", { class: "vd-error", role: "alert", hidden: true });
 
-  const updateButtons = () => {
-    const running = busy(model.get("status"));
-    for (const b of [make3d, makeMesh, improve, edit]) b.disabled = running;
-    edit.disabled = running || !model.get("code");
-    cancel.disabled = !running;
-    undoBtn.disabled = !model.get("can_undo");
-    redoBtn.disabled = !model.get("can_redo");
-    const kind = model.get("result_kind");
-    htmlBtn.disabled = kind !== "code" || !model.get("code");
-    glbBtn.disabled = !kind;
-  };
   const updateStatus = () => {
     const s = model.get("status") || "idle";
     const msg = model.get("message") || "";
-    statusText.textContent = s === "idle" ? "ready" : `${s}${msg && msg !== s ? `: ${msg}` : ""}`;
-    root.dataset.status = s;
+    text.textContent = s === "idle" ? "ready" : `${s}${msg && msg !== s ? `: ${msg}` : ""}`;
+    pad.root.dataset.status = s;
     bar.value = Math.max(0, Math.min(1, model.get("progress") || 0));
     bar.hidden = !busy(s) && s !== "completed";
-    updateButtons();
-  };
-  const updateCode = () => {
-    codeEl.textContent = model.get("code") || "";
-    if (busy(model.get("status"))) codePane.scrollTop = codePane.scrollHeight;
   };
   const updateConnection = () => {
     const c = model.get("connection") || "connecting";
     // "kernel": tasks run in the kernel, by choice (transport="kernel") or because the
-    // server extension is missing (then the notice below says so).
+    // server extension is missing (then the notice says so).
     connection.textContent = c === "kernel" ? "runs in the kernel" : c;
     connection.dataset.state = c;
   };
   const updateNotice = () => {
-    noticeBox.hidden = !controller.notice;
-    noticeBox.textContent = controller.notice;
+    notice.hidden = !controller.notice;
+    notice.textContent = controller.notice;
   };
+  const updateError = () => {
+    const e = model.get("error");
+    error.hidden = !e;
+    error.textContent = e || "";
+  };
+  for (const name of ["status", "message", "progress"]) pad.on(`change:${name}`, updateStatus);
+  pad.on("change:connection", updateConnection);
+  pad.on("change:error", updateError);
+  pad.cleanups.push(controller.subscribe((what) => what === "notice" && updateNotice()));
+  const update = () => {
+    updateStatus();
+    updateConnection();
+    updateNotice();
+    updateError();
+  };
+  return { nodes: [el("div", { class: "vd-status" }, connection, text, bar), notice, error], update };
+}
 
-  // -- layout --------------------------------------------------------------------------------
-  const root = el(
-    "div",
-    { class: "vd-pad", "data-tool": "pen" },
-    toolbar,
-    el("div", { class: "vd-main" }, surfaceBox, previewPane),
-    actions,
-    status,
-    noticeBox,
-    errorBox,
-    el("details", { class: "vd-code-details", open: true }, el("summary", { text: "Code" }), codePane),
-  );
-  host.appendChild(root);
+function codePart(pad) {
+  const { model } = pad;
+  const code = el("code");
+  const pane = el("pre", { class: "vd-code", tabindex: "0", "aria-label": "Generated code" }, code);
+  const note = el("div", { class: "vd-code-note", role: "note", hidden: true });
+  const node = el("details", { class: "vd-code-details", open: true }, el("summary", { text: "Code" }), note, pane);
+  const update = (view) => {
+    code.textContent = model.get("code") || "";
+    if (busy(model.get("status"))) pane.scrollTop = pane.scrollHeight;
+    note.hidden = !view.codeNote;
+    note.textContent = view.codeNote;
+    pane.classList.toggle("vd-stale", Boolean(view.codeNote));
+  };
+  return { node, update };
+}
 
-  // Shortcuts while focus is inside the pad (not globally: JupyterLab owns the page).
+// -- keyboard: the pad's own shortcuts, and nothing for the notebook ----------------------------
+
+function padShortcuts(pad, surface, selectTool) {
+  const { root } = pad;
   const onKey = (e) => {
     if (e.target instanceof HTMLInputElement && e.target.type === "text") return;
     const mod = e.ctrlKey || e.metaKey;
-    if (mod && e.key.toLowerCase() === "z") {
+    const key = e.key.toLowerCase();
+    if (mod && (key === "z" || key === "y")) {
       e.preventDefault();
-      e.stopPropagation();
-      model.send({ type: e.shiftKey ? "redo" : "undo" });
-    } else if (mod && e.key.toLowerCase() === "y") {
-      e.preventDefault();
-      e.stopPropagation();
-      model.send({ type: "redo" });
+      pad.drawingChanged();
+      pad.send({ type: key === "y" || e.shiftKey ? "redo" : "undo" });
     } else if (!mod && !e.altKey && e.target === surface.live) {
-      const t = { p: "pen", e: "eraser", t: "text" }[e.key.toLowerCase()];
-      if (t) {
-        e.stopPropagation();
-        selectTool(t);
-      }
+      const t = { p: "pen", e: "eraser", t: "text" }[key];
+      if (t) selectTool(t);
     }
   };
   root.addEventListener("keydown", onKey);
+  pad.cleanups.push(() => root.removeEventListener("keydown", onKey));
+  pad.cleanups.push(guardKeys(root)); // after onKey: it stops what reaches the root
+}
 
-  on("change:status", updateStatus);
-  on("change:message", updateStatus);
-  on("change:progress", updateStatus);
-  on("change:can_undo", updateButtons);
-  on("change:can_redo", updateButtons);
-  on("change:result_kind", updateButtons);
-  on("change:code", () => {
-    updateCode();
-    updateButtons();
-  });
-  on("change:error", () => {
-    const e = model.get("error");
-    showError(e);
-    if (!e) fixBtn.hidden = true;
-  });
-  on("change:connection", updateConnection);
-  on("change:result_version", showResult);
-  on("change:providers", fillProviders);
-  cleanups.push(
-    controller.subscribe((what) => {
-      if (what === "mode") fillProviders();
-      else if (what === "glb") showResult();
-      else if (what === "notice") updateNotice();
-    }),
-  );
-  fillProviders();
-  updateStatus();
-  updateCode();
-  updateConnection();
-  updateNotice();
-  showError(model.get("error"));
-  showResult(); // a mesh missing after a reload is fetched once, by the controller's resume()
+// -- one view ------------------------------------------------------------------------------
+
+function render({ model, el: host }) {
+  const pad = padContext(model);
+  pad.root = el("div", { class: "vd-pad", "data-tool": "pen" });
+  const toolbar = toolbarPart(pad);
+  const { node: surfaceBox, surface } = surfacePart(pad);
+  const preview = previewPart(pad);
+  const actions = actionsPart(pad);
+  const status = statusPart(pad);
+  const code = codePart(pad);
+  pad.root.append(toolbar.node, el("div", { class: "vd-main" }, surfaceBox, preview.node), actions.node, ...status.nodes, code.node);
+  host.appendChild(pad.root);
+  padShortcuts(pad, surface, toolbar.selectTool);
+
+  const refresh = () => {
+    const view = padView({
+      status: model.get("status"),
+      sketch: model.get("sketch"),
+      code: model.get("code"),
+      resultKind: model.get("result_kind"),
+      resultSketch: model.get("result_sketch"),
+      taskType: model.get("task_type"),
+    });
+    toolbar.update();
+    preview.update();
+    actions.update(view);
+    code.update(view);
+  };
+  const traits = ["status", "sketch", "code", "error", "result_kind", "result_sketch", "task_type", "can_undo", "can_redo"];
+  for (const name of traits) pad.on(`change:${name}`, refresh);
+  pad.on("change:result_version", preview.show);
+  pad.cleanups.push(pad.controller.subscribe((what) => what === "glb" && preview.show()));
+  status.update();
+  refresh();
+  preview.show(); // a mesh missing after a reload is fetched once, by the controller's resume()
 
   // The benchmark and tests read drawing frame times from here.
-  root.__vdSurface = surface;
+  pad.root.__vdSurface = surface;
 
   return () => {
-    for (const fn of cleanups) fn();
-    root.removeEventListener("keydown", onKey);
-    surface.dispose();
-    preview.dispose();
-    root.remove();
+    for (const fn of pad.cleanups) fn();
+    pad.root.remove();
   };
 }
 

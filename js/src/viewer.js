@@ -239,8 +239,13 @@ async function sceneMode() {
       frame(camera, controls, [world]);
     }
   }
-  window.addEventListener("keydown", (e) => keys.add(e.key.toLowerCase()));
+  window.addEventListener("keydown", (e) => {
+    // Escape leaves the scene: the embedding page hands focus back to the notebook.
+    if (e.key === "Escape") window.parent.postMessage({ type: "escape" }, "*");
+    else keys.add(e.key.toLowerCase());
+  });
   window.addEventListener("keyup", (e) => keys.delete(e.key.toLowerCase()));
+  window.addEventListener("blur", () => keys.clear()); // no key stays held once focus left
   canvas.addEventListener("pointerdown", (e) => {
     Object.assign(look, { dragging: true, x: e.clientX, y: e.clientY });
     if (transform && view === "orbit" && !transform.dragging) pick(e);

@@ -1,17 +1,38 @@
 // The World widget's front end: a toolbar and the sandboxed scene page (the runtime of
 // js/src/viewer.js in "world" mode, inlined by Python into the `_page` trait).
+// Keys never reach the notebook: walking (WASD) happens inside the frame, whose keys stay
+// there; the toolbar is guarded like the pad (keys.js); Escape, here or in the frame,
+// hands focus back to the notebook.
 // Python → page: objects (code as text, meshes as binary buffers), view, gizmo mode,
 // selection. Page → Python: transforms after a drag, selection, each code object's GLB
 // (exported by GLTFExporter as soon as it is built), errors.
 
+import { focusNotebook, guardKeys } from "./keys.js";
+
+// JupyterLab's theme variables (light and dark), the pad's colours as fallbacks elsewhere.
 const STYLE = `
-.vd-world { font: 13px system-ui, sans-serif; }
+.vd-world {
+  --vd-bg: var(--jp-layout-color1, #ffffff);
+  --vd-bg2: var(--jp-layout-color2, #f0f0f0);
+  --vd-fg: var(--jp-ui-font-color1, #1e1e1e);
+  --vd-fg2: var(--jp-ui-font-color2, #555555);
+  --vd-border: var(--jp-border-color1, #c8c8c8);
+  --vd-accent: var(--jp-brand-color1, #1976d2);
+  font-family: var(--jp-ui-font-family, system-ui, sans-serif);
+  font-size: var(--jp-ui-font-size1, 13px);
+  color: var(--vd-fg);
+}
 .vd-world-bar { display: flex; gap: 4px; align-items: center; margin-bottom: 4px; flex-wrap: wrap; }
-.vd-world-bar button { border: 1px solid #ccc; background: #fff; border-radius: 4px; padding: 2px 8px; cursor: pointer; }
-.vd-world-bar button[aria-pressed="true"] { background: #e3ecff; border-color: #6b8fd6; }
+.vd-world-bar button {
+  font: inherit; color: var(--vd-fg); background: var(--vd-bg2);
+  border: 1px solid var(--vd-border); border-radius: 4px; padding: 2px 8px; cursor: pointer;
+}
+.vd-world-bar button:hover { border-color: var(--vd-accent); }
+.vd-world-bar button:focus-visible { outline: 2px solid var(--vd-accent); outline-offset: 1px; }
+.vd-world-bar button[aria-pressed="true"] { background: var(--vd-accent); color: #ffffff; border-color: var(--vd-accent); }
 .vd-world-bar .sep { width: 8px; }
-.vd-world-bar .hint { color: #777; margin-left: 8px; }
-.vd-world iframe { width: 100%; border: 1px solid #ddd; border-radius: 6px; display: block; }
+.vd-world-bar .hint { color: var(--vd-fg2); margin-left: 8px; }
+.vd-world iframe { width: 100%; border: 1px solid var(--vd-border); border-radius: 6px; display: block; }
 `;
 
 function bufferOf(view) {
@@ -55,7 +76,16 @@ function render({ model, el }) {
     model.save_changes();
   };
   button("Orbit", "orbit view: drag to turn, scroll to zoom", () => setTrait("view", "orbit"), "view", "orbit");
-  button("Walk", "walk view: WASD / arrows to move, drag to look", () => setTrait("view", "walk"), "view", "walk");
+  button(
+    "Walk",
+    "walk view: WASD / arrows to move, drag to look, Escape to leave",
+    () => {
+      setTrait("view", "walk");
+      iframe.focus(); // WASD go to the scene at once, not to this button
+    },
+    "view",
+    "walk",
+  );
   sep();
   for (const mode of ["translate", "rotate", "scale"]) {
     button(mode[0].toUpperCase() + mode.slice(1), `drag the gizmo to ${mode}`, () => setTrait("mode", mode), "mode", mode);
@@ -70,7 +100,8 @@ function render({ model, el }) {
       const [group, value] = key.split(":");
       b.setAttribute("aria-pressed", String(model.get(group) === value));
     }
-    hint.textContent = model.get("view") === "walk" ? "WASD / arrows to walk, drag to look" : "click an object to select it";
+    hint.textContent =
+      model.get("view") === "walk" ? "WASD / arrows to walk, drag to look, Escape to leave" : "click an object to select it";
   }
 
   function objectsForFrame() {
@@ -113,11 +144,15 @@ function render({ model, el }) {
       case "error":
         model.send({ type: "error", message: String(msg.message || "") });
         break;
+      case "escape":
+        focusNotebook(root);
+        break;
       default:
         break;
     }
   }
   window.addEventListener("message", onMessage);
+  const unguard = guardKeys(root);
 
   function loadPage() {
     ready = false;
@@ -145,6 +180,7 @@ function render({ model, el }) {
 
   return () => {
     window.removeEventListener("message", onMessage);
+    unguard();
     for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
     root.remove();
   };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  LABEL_SIZE,
   StrokeBuilder,
   emptySketch,
   erasedIndices,
@@ -78,11 +79,17 @@ test("sketch edits return new sketches and never mutate the old one", () => {
   const s3 = withoutStrokes(s2, new Set([0]));
   assert.equal(s0.strokes.length, 0);
   assert.equal(s1.strokes.length, 1);
-  assert.deepEqual(s2.texts, [{ x: 3.33, y: 4, text: "a red apple" }]);
+  assert.deepEqual(s2.texts, [{ x: 3.33, y: 4, text: "a red apple", color: "#1e1e1e", size: 20 }]);
   assert.equal(s3.strokes.length, 0);
   assert.equal(s3.texts.length, 1);
   assert.equal(pointCount(s2), 1);
   assert.deepEqual([s3.width, s3.height], [320, 200]);
+});
+
+test("a label keeps the colour it was written in, at the shared label size", () => {
+  const s = withText(emptySketch(), 10, 20, "roof", { color: "#e03131" });
+  assert.deepEqual(s.texts, [{ x: 10, y: 20, text: "roof", color: "#e03131", size: LABEL_SIZE }]);
+  assert.ok(LABEL_SIZE >= 16, "labels are readable at the pad's usual scale");
 });
 
 test("normalizeSketch fills missing fields with DESIGN §3 defaults", () => {

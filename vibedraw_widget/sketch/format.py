@@ -4,7 +4,9 @@ A sketch is plain JSON-able data::
 
     {"version": 1, "width": 640, "height": 480, "background": "#ffffff",
      "strokes": [{"points": [[x, y, pressure], ...], "color": "#1e1e1e", "width": 4}],
-     "texts": [{"x": 10, "y": 20, "text": "a red apple"}]}
+     "texts": [{"x": 10, "y": 20, "text": "a red apple", "color": "#e03131", "size": 20}]}
+
+A label's ``color`` and ``size`` (font size in sketch pixels) are optional.
 
 Everything that enters the package from outside goes through :func:`validate_sketch`
 or :func:`decode_png`, so the rest of the code can trust its input.
@@ -31,6 +33,7 @@ MAX_IMAGE_PIXELS = 16_000_000
 MAX_TEXTS = 200
 MAX_TEXT_LENGTH = 2_000
 DEFAULT_COLOR = "#1e1e1e"
+LABEL_SIZE = 20  # font size of a text label, in sketch pixels (js/src/draw/strokes.js too)
 CLAY_COLOR = "#9aa5b1"
 """What the default ink becomes on a 3D surface (see :func:`solid_color`)."""
 
@@ -233,11 +236,20 @@ def _text(raw: Any, index: int) -> dict[str, Any]:
         raise SketchError(f"{where}.text", "expected a string")
     if len(text) > MAX_TEXT_LENGTH:
         raise SketchError(f"{where}.text", f"longer than {MAX_TEXT_LENGTH} characters")
-    return {
+    label = {
         "x": _number(raw.get("x", 0), f"{where}.x"),
         "y": _number(raw.get("y", 0), f"{where}.y"),
         "text": text,
     }
+    # Colour and size are optional (older sketches have neither): kept only when given.
+    if raw.get("color") is not None:
+        label["color"] = _color(raw["color"], f"{where}.color")
+    if raw.get("size") is not None:
+        size = _number(raw["size"], f"{where}.size")
+        if not 4 <= size <= 400:
+            raise SketchError(f"{where}.size", f"must be between 4 and 400, got {size}")
+        label["size"] = size
+    return label
 
 
 def validate_sketch(data: Any) -> dict[str, Any]:
@@ -333,7 +345,7 @@ def render_png(sketch: Mapping[str, Any] | Sketch, scale: float = 1.0) -> bytes:
     for stroke in data["strokes"]:
         _draw_stroke(draw, stroke, scale)
     for label in data["texts"]:
-        draw.text((label["x"] * scale, label["y"] * scale), label["text"], fill="#555555")
+        _draw_label(draw, label, scale)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
@@ -350,6 +362,16 @@ def _draw_stroke(draw: Any, stroke: Mapping[str, Any], scale: float) -> None:
         if i:
             px, py, _ = points[i - 1]
             draw.line((px * scale, py * scale, cx, cy), fill=color, width=round(2 * radius))
+
+
+def _draw_label(draw: Any, label: Mapping[str, Any], scale: float) -> None:
+    """A label as the pad draws it: its colour, ``size`` sketch pixels, top-left at x, y."""
+    from PIL import ImageFont
+
+    size = label.get("size", LABEL_SIZE) * scale
+    font = ImageFont.load_default(size=max(1.0, size))
+    position = (label["x"] * scale, label["y"] * scale)
+    draw.text(position, label["text"], fill=label.get("color", DEFAULT_COLOR), font=font)
 
 
 def png_to_base64(png: bytes) -> str:

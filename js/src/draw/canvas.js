@@ -21,6 +21,8 @@ import {
   handles as selectionHandles,
 } from "./select.js";
 import {
+  LABEL_COLOR,
+  LABEL_SIZE,
   StrokeBuilder,
   erasedIndices,
   normalizeSketch,
@@ -35,8 +37,7 @@ import { canvasTransform, fitView, identityView, panBy, toSketch, wheelFactor, z
 const OFF_PAGE = "#d0d4d9";
 const HANDLE_PX = 5; // corner handles' half size, in screen pixels
 
-const TEXT_COLOR = "#555555";
-const TEXT_FONT = "14px sans-serif";
+const labelFont = (size) => `${size}px sans-serif`;
 
 export class DrawingSurface {
   /**
@@ -195,10 +196,12 @@ export class DrawingSurface {
       ctx.fillStyle = stroke.color;
       ctx.fill(this._path(stroke));
     });
-    ctx.fillStyle = TEXT_COLOR;
-    ctx.font = TEXT_FONT;
     ctx.textBaseline = "top";
-    for (const t of s.texts) ctx.fillText(t.text, t.x, t.y);
+    for (const t of s.texts) {
+      ctx.fillStyle = t.color || LABEL_COLOR;
+      ctx.font = labelFont(t.size || LABEL_SIZE);
+      ctx.fillText(t.text, t.x, t.y);
+    }
   }
 
   /** The stroke in progress (or the eraser's cursor). */
@@ -469,6 +472,7 @@ export class DrawingSurface {
     // Keep a label being typed: clicking elsewhere to place the next one never blurs the
     // field (pointerdown on the canvas is prevented), so the label is committed here.
     this.closeTextInput(true);
+    const { color } = this.hooks.getTool();
     const input = document.createElement("input");
     input.type = "text";
     input.className = "vd-text-input";
@@ -477,8 +481,12 @@ export class DrawingSurface {
     const v = this.view;
     input.style.left = `${((x * v.zoom + v.panX) / this.sketch.width) * 100}%`;
     input.style.top = `${((y * v.zoom + v.panY) / this.sketch.height) * 100}%`;
+    // Typed as it will be drawn: the label's colour, at its size on screen.
+    const scale = (this.container.getBoundingClientRect().width / this.sketch.width) * v.zoom || 1;
+    input.style.color = color;
+    input.style.fontSize = `${Math.max(10, LABEL_SIZE * scale)}px`;
     this.container.appendChild(input);
-    this.textInput = { input, x, y };
+    this.textInput = { input, x, y, color };
     input.addEventListener("keydown", (e) => {
       e.stopPropagation(); // keep JupyterLab's and the pad's shortcuts out of the field
       if (e.key === "Enter") this.closeTextInput(true);
@@ -493,8 +501,10 @@ export class DrawingSurface {
     if (!t) return;
     this.textInput = null;
     const text = t.input.value.trim();
+    const hadFocus = document.activeElement === t.input;
     t.input.remove();
-    if (keep && text) this.commit(withText(this.sketch, t.x, t.y, text));
+    if (hadFocus) this.live.focus({ preventScroll: true }); // keys stay with the pad
+    if (keep && text) this.commit(withText(this.sketch, t.x, t.y, text, { color: t.color }));
   }
 
   /** The sketch as a PNG data URL, drawn as the pad shows it, at sketch size. */

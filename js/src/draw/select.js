@@ -2,10 +2,7 @@
 // a box or a lasso; move, scale and delete them. Pure functions of the sketch (sketch
 // pixels, y down), each returning a new sketch, so every change is one undo step and the
 // stored format never changes (docs/protocol.md, "The sketch").
-import { hitsStroke, normalizeSketch } from "./strokes.js";
-
-/** The size labels are drawn at, in sketch pixels (the pad and the PNG renderer agree). */
-export const LABEL_SIZE = 16;
+import { LABEL_SIZE, hitsStroke, normalizeSketch } from "./strokes.js";
 
 const round2 = (v) => Math.round(v * 100) / 100;
 
@@ -20,8 +17,9 @@ export function isEmptySelection(sel) {
 
 /** A label's box: its anchor is the top-left corner (as drawn: textBaseline "top"). */
 export function labelBox(text) {
-  const w = Math.max(LABEL_SIZE, 0.6 * LABEL_SIZE * text.text.length);
-  return { x0: text.x, y0: text.y, x1: text.x + w, y1: text.y + 1.25 * LABEL_SIZE };
+  const size = text.size || LABEL_SIZE;
+  const w = Math.max(size, 0.6 * size * text.text.length);
+  return { x0: text.x, y0: text.y, x1: text.x + w, y1: text.y + 1.25 * size };
 }
 
 function strokeBox(stroke) {

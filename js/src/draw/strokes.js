@@ -172,10 +172,14 @@ export function withoutStrokes(sketch, indices) {
   return { ...s, strokes: s.strokes.filter((_, i) => !indices.has(i)) };
 }
 
-/** A new sketch with one text label appended (labels feed the prompt). */
-export function withText(sketch, x, y, text) {
+/** Font size of a label in sketch pixels (sketch.render_png in Python uses the same). */
+export const LABEL_SIZE = 20;
+export const LABEL_COLOR = "#1e1e1e";
+
+/** A new sketch with one text label appended (labels feed the prompt), in `color`. */
+export function withText(sketch, x, y, text, { color = LABEL_COLOR, size = LABEL_SIZE } = {}) {
   const s = normalizeSketch(sketch);
-  return { ...s, texts: [...s.texts, { x: round2(x), y: round2(y), text }] };
+  return { ...s, texts: [...s.texts, { x: round2(x), y: round2(y), text, color, size }] };
 }
 
 /** Total points of a sketch. */
