@@ -309,6 +309,7 @@ class SketchPad(anywidget.AnyWidget):
             return
         with self.hold_sync():
             self.error = ""
+            self.result_sketch = self.sketch  # it belongs to the drawing on the pad now
             self.result_kind = "code"
             self.result_version += 1
 

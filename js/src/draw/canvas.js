@@ -144,6 +144,11 @@ export class DrawingSurface {
     this.setView(fitView(this.sketch, contentBounds(this.sketch)));
   }
 
+  /** The selection's box in sketch pixels ({x0, y0, x1, y1}), or null. */
+  selectionBox() {
+    return selectionBounds(this.sketch, this.selection);
+  }
+
   hasSelection() {
     return !isEmptySelection(this.selection);
   }
@@ -354,7 +359,11 @@ export class DrawingSurface {
   }
 
   _capture(event) {
-    this.live.setPointerCapture?.(event.pointerId);
+    try {
+      this.live.setPointerCapture?.(event.pointerId);
+    } catch {
+      // a pointer the browser no longer tracks (or a synthetic one): draw without capture
+    }
     this.live.focus({ preventScroll: true });
     this.pointerId = event.pointerId;
   }
