@@ -173,7 +173,7 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     page.get_by_role("button", name="Make 3D").click()
     page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
     wait_for_frames(page, 0)
-    streamed = page.locator(".vd-code").text_content()
+    streamed = page.locator(".vd-code textarea").input_value()
     assert streamed.strip()
     assert preview_pixels(page) > 500, "the preview drew nothing"
     frame = page.locator(".vd-preview-frame")
@@ -263,7 +263,7 @@ def test_reloading_mid_stream_resumes_without_losing_or_repeating(lab, page):
     draw(page, canvas, CIRCLE)
     page.get_by_role("button", name="Make 3D").click()
     page.wait_for_function(
-        "() => document.querySelector('.vd-code').textContent.includes('// line 3')",
+        "() => document.querySelector('.vd-code textarea').value.includes('// line 3')",
         timeout=60_000,
     )
     page.keyboard.press("Control+s")  # the widget's output must be in the file to come back
@@ -274,7 +274,7 @@ def test_reloading_mid_stream_resumes_without_losing_or_repeating(lab, page):
     page.locator(".vd-pad").wait_for(timeout=90_000)
     page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
     wait_for_frames(page, 0)
-    shown = page.locator(".vd-code").text_content()
+    shown = page.locator(".vd-code textarea").input_value()
     content = server_task(lab, task_id)["result"]["result"]["content"]
     assert shown == content
     assert all(shown.count(f"// line {i}\n") == 1 for i in range(30))
@@ -289,7 +289,7 @@ def test_kernel_fallback_and_fix_it_for_a_runtime_error(lab, page):
     page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
     wait_for_frames(page, 0)
     assert preview_pixels(page) > 500
-    streamed = page.locator(".vd-code").text_content()
+    streamed = page.locator(".vd-code textarea").input_value()
     state = kernel_state(lab, KERNEL)
     assert state["code"] == streamed and state["status"] == "completed"
     assert len(state["sketch"]["strokes"]) == 1

@@ -310,3 +310,21 @@ def test_events_fold_into_the_pad_as_in_the_front_end(case, engine):
     for event_id, kind, data in case["events"]:
         pad._apply("t-1", Event(event_id, kind, data))
     assert {field: getattr(pad, field) for field in case["expect"]} == case["expect"]
+
+
+def test_code_set_from_python_becomes_the_shown_result_once(pad):
+    pad.code = "return new THREE.Mesh(new THREE.BoxGeometry(1, 1, 1));"
+    assert pad.result_kind == "code" and pad.result_version == 1
+    pad.code = pad.code  # no change, no new result
+    assert pad.result_version == 1
+    pad.code = "return new THREE.Group();"
+    assert pad.result_version == 2
+
+
+def test_code_a_task_or_the_front_end_writes_is_not_counted_as_set_by_hand(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    pad.generate("code", prompt="n=3", provider="scripted").result(timeout=30)
+    assert pad.result_version == 1  # one result for the task, not one per streamed chunk
+    # The front end ran an edited code itself and synced code and result together.
+    pad.set_state({"code": "return new THREE.Group();", "result_version": 2})
+    assert pad.code == "return new THREE.Group();" and pad.result_version == 2

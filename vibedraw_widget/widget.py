@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import io
 import threading
@@ -143,9 +144,11 @@ class SketchPad(anywidget.AnyWidget):
     ).tag(sync=True)
     progress = traitlets.Float(0.0, help="Progress of the current task, 0..1.").tag(sync=True)
     message = traitlets.Unicode("", help="The latest status message.").tag(sync=True)
-    code = traitlets.Unicode("", help="Generated Three.js code; grows as it streams.").tag(
-        sync=True
-    )
+    code = traitlets.Unicode(
+        "",
+        help="Three.js code; grows as a task streams it. Set it from Python (or edit it on "
+        "the pad and press Ctrl+Enter) and the preview runs it as the pad's result.",
+    ).tag(sync=True)
     previous_code = traitlets.Unicode(
         "", help="The code before the current code task; it comes back if that task fails."
     ).tag(sync=True)
@@ -196,6 +199,7 @@ class SketchPad(anywidget.AnyWidget):
         self._undo: list[dict[str, Any]] = []
         self._redo: list[dict[str, Any]] = []
         self._restoring = False
+        self._writing_code = 0  # > 0 while a task (not the user) writes `code`
         self._lock = threading.RLock()
         self.glb: bytes | None = None
         """GLB bytes of the last mesh task (``None`` before one completes)."""
@@ -289,6 +293,33 @@ class SketchPad(anywidget.AnyWidget):
 
     # -- generation --------------------------------------------------------------------------
 
+    # -- code set by hand -----------------------------------------------------------------
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Changes from the front end: its own streaming and runs are already shown there."""
+        with self._code_from_a_task():
+            super().set_state(sync_data)
+
+    @contextlib.contextmanager
+    def _code_from_a_task(self) -> Generator[None, None, None]:
+        self._writing_code += 1
+        try:
+            yield
+        finally:
+            self._writing_code -= 1
+
+    @traitlets.observe("code")
+    def _show_code_set_by_hand(self, change: dict[str, Any]) -> None:
+        # `pad.code = …` from Python: a result like any other, shown at once and acted on by
+        # Edit/Improve, downloads and the World.
+        if self._writing_code or self.status in BUSY or not change["new"]:
+            return
+        with self.hold_sync():
+            self.error = ""
+            self.result_sketch = self.sketch  # it belongs to the drawing on the pad now
+            self.result_kind = "code"
+            self.result_version += 1
+
     def generate(
         self,
         kind: str = "code",
@@ -338,11 +369,12 @@ class SketchPad(anywidget.AnyWidget):
             self.error = ""
             self.last_event_id = 0
             if task_type in ("3d", "edit"):
-                self.previous_code, self.code = self.code, ""
+                with self._code_from_a_task():
+                    self.previous_code, self.code = self.code, ""
         try:
             self.engine.submit(spec)
         except Exception as exc:
-            with self.hold_sync():
+            with self.hold_sync(), self._code_from_a_task():
                 self.status = "failed"
                 self.error = str(exc)
                 self.code = previous_code
@@ -372,7 +404,7 @@ class SketchPad(anywidget.AnyWidget):
                 return
             data = event.data
             code_task = self.task_type in ("3d", "edit")
-            with self.hold_sync():
+            with self.hold_sync(), self._code_from_a_task():
                 self.last_event_id = max(self.last_event_id, event.id)
                 if event.type == "start":
                     self.status = "running"
