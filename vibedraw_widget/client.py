@@ -26,20 +26,33 @@ import websockets
 from httpx_sse import aconnect_sse
 
 from .engine.events import TERMINAL, Event
+from .errors import VibeDrawError
 from .sketch import Sketch
 
 T = TypeVar("T")
+__all__ = ["AsyncClient", "Client", "RequestRefused", "VibeDrawError"]
 WS_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 RETRYABLE = (httpx.TransportError, websockets.ConnectionClosedError, OSError)
 
 
-class VibeDrawError(RuntimeError):
-    """The server refused a request; ``status`` is the HTTP status, the message its reason."""
+class RequestRefused(VibeDrawError, RuntimeError):
+    """The server refused a request; ``status`` is the HTTP status, ``message`` its reason.
+
+    A :class:`~vibedraw_widget.errors.VibeDrawError`, the name this module has always
+    raised: ``except VibeDrawError`` catches it.
+    """
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
-        self.message = message
+        self.reason = message
+
+    @property
+    def message(self) -> str:
+        return self.reason
+
+    def __reduce__(self) -> tuple[type[RequestRefused], tuple[int, str]]:
+        return (type(self), (self.status, self.reason))
 
 
 def _raise_for_status(response: httpx.Response, token_sent: bool = False) -> None:
@@ -48,14 +61,14 @@ def _raise_for_status(response: httpx.Response, token_sent: bool = False) -> Non
     if response.status_code == 403 and token_sent:
         # A refused token makes jupyter-server treat the request as a cookie session and
         # complain about XSRF ("'_xsrf' argument missing"): say what is wrong.
-        raise VibeDrawError(
+        raise RequestRefused(
             403, "the server refused the token (or does not let this user run tasks)"
         )
     try:
         message = response.json().get("message") or response.reason_phrase
     except ValueError:
         message = response.text[:200] or response.reason_phrase
-    raise VibeDrawError(response.status_code, message)
+    raise RequestRefused(response.status_code, message)
 
 
 class AsyncClient:
@@ -223,7 +236,7 @@ class AsyncClient:
                             return
                 raise websockets.ConnectionClosedError(None, None)
             except websockets.InvalidStatus as exc:
-                raise VibeDrawError(exc.response.status_code, "WebSocket refused") from None
+                raise RequestRefused(exc.response.status_code, "WebSocket refused") from None
             except RETRYABLE:
                 failures += 1
                 if failures > self.max_reconnects:
@@ -236,7 +249,7 @@ class AsyncClient:
             async for event in events:
                 if event.type in TERMINAL:
                     return event
-        raise VibeDrawError(500, "the stream ended without a terminal event")
+        raise RequestRefused(500, "the stream ended without a terminal event")
 
 
 class Client:

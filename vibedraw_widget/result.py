@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import VibeDrawError
+
 KINDS = ("code", "model", "improve", "edit")
 """What can be generated: Three.js code, a mesh, a cleaned-up sketch, edited code."""
 
@@ -24,7 +26,7 @@ TASK_TYPE = {"code": "3d", "model": "model", "improve": "improve", "edit": "edit
 """Engine task type for each kind (DESIGN §4 calls code tasks ``3d``)."""
 
 
-class GenerationError(RuntimeError):
+class GenerationError(VibeDrawError, RuntimeError):
     """A generation that ended with an ``error`` (or ``cancelled``) event.
 
     ``data`` is the terminal event's data; ``result`` the :class:`Result`, when there is one.

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import VibeDrawError
+
 if TYPE_CHECKING:
     from .result import Result
 
@@ -61,7 +63,7 @@ html, body { margin: 0; height: 100%; background: #f4f5f7; font: 13px system-ui,
 """
 
 
-class RuntimeMissing(FileNotFoundError):
+class RuntimeMissing(VibeDrawError, FileNotFoundError):
     """The built front-end is not there (a source checkout that was never built)."""
 
 

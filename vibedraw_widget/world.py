@@ -24,11 +24,12 @@ import anywidget
 import numpy as np
 import traitlets
 
+from .errors import VibeDrawError
 from .result import Result
 from .widget import _esm
 
 
-class MissingExport(RuntimeError):
+class MissingExport(VibeDrawError, RuntimeError):
     """Code objects whose GLB the browser has not sent yet (the world was never shown)."""
 
 

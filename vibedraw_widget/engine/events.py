@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import VibeDrawError
+
 FINAL_STATUS = {"complete": "completed", "error": "failed", "cancelled": "cancelled"}
 """The task status each terminal event sets."""
 TERMINAL = frozenset(FINAL_STATUS)
@@ -49,7 +51,7 @@ class Event:
         return {"id": self.id, "type": self.type, "data": self.data}
 
 
-class LogClosed(RuntimeError):
+class LogClosed(VibeDrawError, RuntimeError):
     """Appending to a log that already holds its terminal event."""
 
 

@@ -20,14 +20,21 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from ..errors import VibeDrawError
+
 T = TypeVar("T")
 
 TASK_TYPES = ("3d", "edit", "improve", "model")
 """Task types: ``3d`` and ``edit`` make code, ``improve`` redraws the sketch, ``model`` a mesh."""
 
 
-class ProviderError(Exception):
-    """A provider failure with a readable message; ``error_type`` goes into the error event."""
+class ProviderError(VibeDrawError):
+    """A provider failure with a readable message; ``error_type`` goes into the error event.
+
+    At submit time (a provider refusing the request) it answers 400.
+    """
+
+    status = 400
 
     def __init__(self, message: str, error_type: str | None = None) -> None:
         super().__init__(message)
@@ -40,6 +47,8 @@ class ProviderError(Exception):
 
 class NotConfigured(ProviderError):
     """The provider lacks configuration (an API key, a URL); the message says what to set."""
+
+    status = 503
 
 
 @dataclass

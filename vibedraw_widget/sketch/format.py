@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import VibeDrawError
+
 MAX_STROKES = 2_000
 MAX_POINTS_PER_STROKE = 20_000
 MAX_POINTS_TOTAL = 200_000
@@ -46,8 +48,10 @@ _HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-class SketchError(ValueError):
+class SketchError(VibeDrawError, ValueError):
     """An invalid sketch or image; ``field`` names what to fix (e.g. ``strokes[3].points``)."""
+
+    status = 400
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"`{field}`: {message}")
