@@ -180,6 +180,9 @@ def test_generate_model_keeps_the_glb_and_sends_it_as_a_binary_buffer(pad):
     # A reloaded page asks for the mesh again.
     from_frontend(pad, {"type": "need_glb"})
     assert len([m for m, _ in frontend.messages if m.get("type") == "glb"]) == 2
+    # "mesh", the button's name, is the same task.
+    pad.generate("mesh").result(timeout=60)
+    assert pad.task_type == "model" and pad.result_kind == "model" and pad.glb[:4] == b"glTF"
 
 
 def test_generate_errors_set_pad_error_and_raise(pad):

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .result import KINDS, Result, safe_stem
+from .kinds import KIND_ALIASES, KINDS, canonical_kind
+from .result import Result, safe_stem
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -65,10 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "--kind",
-        choices=[k for k in KINDS if k != "edit"],
+        choices=[*(k for k in KINDS if k != "edit"), *KIND_ALIASES],
         default="code",
-        help="code: Three.js code; model: a GLB mesh; improve: the drawing redrawn clean "
-        "(default: %(default)s)",
+        help="code: Three.js code; mesh (or model): a GLB mesh; improve: the drawing redrawn "
+        "clean (default: %(default)s)",
     )
     gen.add_argument("--prompt", default="", help="text that steers generation ('a red apple')")
     gen.add_argument(
@@ -198,6 +199,7 @@ def cmd_generate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if not inputs:
         print("vibedraw generate: no .json or .png inputs found", file=sys.stderr)
         return EXIT_USAGE
+    args.kind = canonical_kind(args.kind)
     problem = _out_problem(args.out, inputs, args.kind)
     if problem:  # found now, not after the whole batch has run
         print(f"vibedraw generate: --out {args.out}: {problem}", file=sys.stderr)

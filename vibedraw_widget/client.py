@@ -27,6 +27,7 @@ from httpx_sse import aconnect_sse
 
 from .engine.events import TERMINAL, Event
 from .errors import VibeDrawError
+from .kinds import task_type_of
 from .sketch import Sketch
 
 T = TypeVar("T")
@@ -145,24 +146,25 @@ class AsyncClient:
         provider: str | None = None,
         **fields: Any,
     ) -> str:
-        """Start a task and return its id. ``kind``: ``3d``/``code``, ``edit``, ``improve``
-        or ``model``; ``sketch`` anything :meth:`Sketch.from_any` takes; extra ``fields``
-        go into the body as they are (``threejs_code``, ``error``, ``max_tokens`` …; for a
-        model, ``input={"seed": …}`` joins the image in the Trellis-shaped ``input``)."""
+        """Start a task and return its id. ``kind``: ``code`` (or ``3d``), ``edit``,
+        ``improve`` or ``model`` (or ``mesh``); ``sketch`` anything :meth:`Sketch.from_any`
+        takes; extra ``fields`` go into the body as they are (``threejs_code``, ``error``,
+        ``max_tokens`` …; for a model, ``input={"seed": …}`` joins the image in the
+        Trellis-shaped ``input``)."""
+        task_type = task_type_of(kind)
         body: dict[str, Any] = {"prompt": prompt, **fields}
         if provider:
             body["provider"] = provider
         if sketch is not None:
             body["sketch"] = Sketch.from_any(sketch).to_dict()
         encoded = base64.b64encode(image).decode() if image else None
-        if kind == "model":
+        if task_type == "model":
             body["input"] = {**body.get("input", {}), **({"image": encoded} if encoded else {})}
             body["task_type"] = "image-to-3d"
             response = await self._request("POST", "trellis/task", json=body)
             return response.json()["data"]["task_id"]
         if encoded:
             body["image_base64"] = encoded
-        task_type = "3d" if kind == "code" else kind
         return (await self._request("POST", f"queue/{task_type}", json=body)).json()["task_id"]
 
     async def status(self, task_id: str) -> dict[str, Any]:

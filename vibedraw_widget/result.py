@@ -18,12 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import VibeDrawError
-
-KINDS = ("code", "model", "improve", "edit")
-"""What can be generated: Three.js code, a mesh, a cleaned-up sketch, edited code."""
-
-TASK_TYPE = {"code": "3d", "model": "model", "improve": "improve", "edit": "edit"}
-"""Engine task type for each kind (DESIGN §4 calls code tasks ``3d``)."""
+from .kinds import KIND_ALIASES, KINDS, TASK_TYPE, canonical_kind  # noqa: F401 (re-exported)
 
 
 class GenerationError(VibeDrawError, RuntimeError):

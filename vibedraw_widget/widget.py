@@ -25,11 +25,11 @@ import traitlets
 from .engine.background import BackgroundEngine, default_engine
 from .engine.events import Event
 from .engine.tasks import TaskSpec
+from .kinds import TASK_TYPE_OF, task_type_of
 from .result import GenerationCancelled, GenerationError
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
 STATIC = Path(__file__).parent / "static"
-KINDS = {"code": "3d", "3d": "3d", "model": "model", "improve": "improve", "edit": "edit"}
 BUSY = frozenset({"pending", "running"})
 MAX_HISTORY = 200
 
@@ -162,6 +162,9 @@ class SketchPad(anywidget.AnyWidget):
     providers = traitlets.List(help="Providers the kernel knows (used in kernel mode).").tag(
         sync=True
     )
+    _kinds = traitlets.Dict(
+        TASK_TYPE_OF, read_only=True, help="Kind → task type, for the front end (kinds.py)."
+    ).tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)
     can_redo = traitlets.Bool(False).tag(sync=True)
 
@@ -288,14 +291,12 @@ class SketchPad(anywidget.AnyWidget):
     ) -> PadTask:
         """Run a task on the current sketch in this kernel, streaming into the traits.
 
-        ``kind``: ``"code"`` (Make 3D), ``"model"`` (Make mesh), ``"improve"`` or
+        ``kind``: ``"code"`` (Make 3D), ``"model"`` or ``"mesh"`` (Make mesh), ``"improve"`` or
         ``"edit"`` (changes ``pad.code`` as ``prompt`` says; ``error`` asks for a fix).
         ``await pad.generate(…)`` or ``pad.generate(…).result()`` (blocking) give the
         ``complete`` data or raise :class:`GenerationError`.
         """
-        task_type = KINDS.get(kind)
-        if task_type is None:
-            raise ValueError(f"kind: expected one of {sorted(KINDS)}, got {kind!r}")
+        task_type = task_type_of(kind)
         if self.status in BUSY:
             raise RuntimeError(f"task {self.task_id} is still {self.status}; cancel it first")
         if prompt is not None:
