@@ -29,7 +29,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from .base import CodeProvider, NotConfigured, ProviderError, Request, TaskContext
+from .base import CodeProvider, NotConfigured, ProviderError, Request, TaskContext, image_input
 from .codeblocks import extract_code
 
 log = logging.getLogger(__name__)
@@ -108,11 +108,7 @@ class AnthropicCodeProvider(CodeProvider):
     async def _image(self, request: Request, ctx: TaskContext) -> bytes | None:
         if request.image is None and request.sketch is None:
             return None
-        if request.image is None:
-            from ..sketch import render_png
-
-            request.image = await ctx.run_cpu(render_png, request.sketch)
-        return await ctx.run_cpu(fit_image, request.image, MAX_IMAGE_SIDE)
+        return await ctx.run_cpu(fit_image, await image_input(request, ctx), MAX_IMAGE_SIDE)
 
     @staticmethod
     def _instructions(request: Request, has_image: bool) -> str:

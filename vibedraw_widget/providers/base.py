@@ -57,7 +57,8 @@ class Request:
 
     ``sketch`` is DESIGN §3 data (or ``None`` when only an image was sent); ``image`` is
     PNG bytes (or ``None``). Use :meth:`ensure_sketch` / :meth:`ensure_image` to get
-    whichever you need: they render or trace the other.
+    whichever you need: they render or trace the other, in this thread; a provider calls
+    :func:`sketch_input` / :func:`image_input`, which do it in the CPU pool.
     """
 
     type: str
@@ -153,6 +154,43 @@ class CodeProvider(Provider):
     async def improve(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
         """Return ``{"sketch": …, "image_base64": …}``: the sketch redrawn clean."""
         raise ProviderError(f"provider {self.name!r} cannot improve drawings", "ValueError")
+
+
+# -- the sketch-to-input step every provider shares ----------------------------------------
+
+
+def trace_sketch(png: bytes) -> dict[str, Any]:
+    """A sketch traced from PNG bytes (module level, so ``ctx.run_cpu`` can pickle it)."""
+    from ..sketch import Sketch
+
+    return Sketch.from_png(png).to_dict()
+
+
+def render_sketch(sketch: dict[str, Any]) -> bytes:
+    """The PNG of ``sketch`` (module level, so ``ctx.run_cpu`` can pickle it)."""
+    from ..sketch import render_png
+
+    return render_png(sketch)
+
+
+async def sketch_input(
+    request: Request, ctx: TaskContext, progress: float | None = None
+) -> dict[str, Any]:
+    """The request's sketch; when only an image was sent, traced in the CPU pool (and kept
+    on the request). ``progress``: report a ``tracing`` stage at this fraction first."""
+    if request.sketch is None and request.image is not None:
+        if progress is not None:
+            ctx.progress("tracing", progress, "tracing the image into strokes")
+        request.sketch = await ctx.run_cpu(trace_sketch, request.image)
+    return request.ensure_sketch()
+
+
+async def image_input(request: Request, ctx: TaskContext) -> bytes:
+    """The request's PNG; when only strokes were sent, rendered in the CPU pool (and kept
+    on the request)."""
+    if request.image is None:
+        request.image = await ctx.run_cpu(render_sketch, request.ensure_sketch())
+    return request.image
 
 
 class ModelProvider(Provider):
