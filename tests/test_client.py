@@ -137,7 +137,7 @@ def test_the_blocking_client_streams_a_local_3d_task_from_a_running_server(tmp_p
         deltas = [e for e in events if e.type == "delta"]
         assert len(deltas) >= 2  # streamed part by part
         assert events[-1].type == "complete"
-        assert "THREE" in events[-1].data["code"]
+        assert "THREE" in events[-1].data["content"]
         model_id = client.submit("model", SKETCH)
         assert list(client.model_updates(model_id))[-1]["status"] == "completed"
         assert client.glb(model_id)[:4] == b"glTF"

@@ -192,8 +192,8 @@ async def test_provider_streams_the_code_part_by_part():
     assert len(chunks) >= 4  # header, walls, roof, footer (+ scene line)
     code = "".join(chunks)
     assert chunks[1].lstrip().startswith("// walls") and chunks[2].lstrip().startswith("// roof")
-    assert scene_from_code(code) == ctx.result["scene"]
-    assert ctx.result["scene"]["object"] == "house"  # from the sketch's text label
+    assert scene_from_code(code)["object"] == "house"  # from the sketch's text label
+    assert "scene" not in ctx.result  # the code's last line carries it: sent once
     assert [s["kind"] for s in ctx.result["shapes"]] == ["rectangle", "triangle"]
     assert ctx.progress_events and ctx.progress_events[0][0] == "recognize"
 

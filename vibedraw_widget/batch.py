@@ -174,7 +174,8 @@ def _fill(result: Result, terminal: Event) -> None:
         result.model = data.get("model")
         result.usage = dict(data.get("usage") or {})
         result.content = data.get("content")
-        result.code = data.get("code")
+        # ``code`` is sent only where the runnable code differs from the answer.
+        result.code = data.get("code", result.content)
         if result.kind == "improve":
             result.code = None
             result.improved = data.get("sketch")

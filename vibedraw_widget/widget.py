@@ -68,8 +68,8 @@ def check_bundle(name: str = "sketchpad.js") -> Path:
 class PadTask:
     """A task started by :meth:`SketchPad.generate`: ``await`` it, or ``.result()`` to block.
 
-    Both give the ``complete`` event's data (``code``, ``content``, ``model`` …) or raise
-    :class:`GenerationError`.
+    Both give the ``complete`` event's data (``content``, the answer; ``code`` where the
+    runnable code differs from it; ``model`` …) or raise :class:`GenerationError`.
     """
 
     def __init__(self, pad: SketchPad, task_id: str, future: concurrent.futures.Future) -> None:

@@ -106,7 +106,8 @@ class TaskContext(Protocol):
     task_id: str
     result: dict[str, Any]
     """Extra fields for the ``complete`` event (``model``, ``usage``, ``stop_reason``,
-    ``code``, ``sketch``, ``image_base64`` …); the engine adds ``content``."""
+    ``code``, ``sketch``, ``image_base64`` …); the engine adds ``content`` (the streamed
+    text) and drops ``code`` when it equals it (docs/protocol.md, Events)."""
 
     def progress(self, stage: str, progress: float, message: str = "") -> None:
         """Append a ``progress`` event (``progress`` in 0..1). Safe from any thread."""

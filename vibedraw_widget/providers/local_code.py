@@ -57,7 +57,6 @@ class LocalCodeProvider(CodeProvider):
                 raise ProviderError("the sketch has no strokes to build from", "ValueError")
             scene = build_scene(shapes, request.full_prompt)
             ctx.result["shapes"] = [s.to_dict() for s in shapes]
-        ctx.result["scene"] = scene
         ctx.result["model"] = MODEL_NAME
         count = 0
         for chunk in generate_chunks(scene):
