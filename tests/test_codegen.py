@@ -1,5 +1,6 @@
 """Scene descriptions and generated Three.js code: the code runs under Node with the real
-``three`` package for every sample sketch, follows DESIGN §7, and streams part by part."""
+``three`` package for every sample sketch, follows the code contract (docs/protocol.md),
+and streams part by part."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The Redis store and ``vibedraw worker`` against a real redis-server (DESIGN §5, §9).
+"""The Redis store and ``vibedraw worker`` against a real redis-server.
+
+The contracts: docs/protocol.md (events, SSE) and docs/architecture.md (Scaling out).
 
 Workers run as subprocesses, so a SIGKILL is a real crash; the ``gated`` provider parks a
 task at a gate in Redis until the test opens it, so "mid-task" is a fact, not a timing.

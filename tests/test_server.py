@@ -1,4 +1,4 @@
-"""The extension's routes against a real jupyter-server (DESIGN §4–§6)."""
+"""The extension's routes against a real jupyter-server (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -161,7 +161,7 @@ class Result:
     def save(self, path: str | Path) -> Path:
         """Write one output, chosen by the file's suffix, and return its path.
 
-        ``.js``: the code (body of ``async function build(THREE, ctx)``, DESIGN §7);
+        ``.js``: the code (body of ``async function build(THREE, ctx)``, docs/protocol.md);
         ``.html``: a standalone offline viewer; ``.glb``: the mesh (model results — code
         results export to GLB in the browser, through :class:`~vibedraw_widget.World`);
         ``.json``: the improved sketch (improve) or the input sketch; ``.png``: the improved

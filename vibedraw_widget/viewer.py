@@ -6,7 +6,7 @@ the glTF loader, built from ``js/src/viewer.js``; gzipped, as base64) and its ob
 Its Content-Security-Policy forbids every fetch. Generated code only ever runs inside
 such a page, and in a notebook that page is an ``<iframe sandbox="allow-scripts">``
 (never ``allow-same-origin``: a srcdoc frame would otherwise share the notebook's origin,
-cookies and token; DESIGN §7).
+cookies and token; docs/protocol.md, Generated code).
 """
 
 from __future__ import annotations

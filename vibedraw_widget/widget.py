@@ -117,9 +117,9 @@ class SketchPad(anywidget.AnyWidget):
     _esm = _esm("sketchpad.js")
     _css = _asset("sketchpad.css", "")
 
-    sketch = traitlets.Dict(help="The drawing (DESIGN §3); validated on every change.").tag(
-        sync=True
-    )
+    sketch = traitlets.Dict(
+        help="The drawing (docs/protocol.md, The sketch); validated on every change."
+    ).tag(sync=True)
     prompt = traitlets.Unicode("", help="Prompt text; the sketch's labels are added.").tag(
         sync=True
     )

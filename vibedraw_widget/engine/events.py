@@ -1,4 +1,4 @@
-"""Events and the in-memory event log (DESIGN §5).
+"""Events and the in-memory event log (docs/protocol.md, Events).
 
 One append-only log per task; ids are 1, 2, 3, … Readers follow a log from any id: they
 get the replay, then live events as they are appended. Readers wake on append (an

@@ -1,10 +1,10 @@
 """What a provider is: the request it gets, the context it reports through, its base classes.
 
-Two kinds (DESIGN §2):
+Two kinds (docs/providers.md):
 
-* a **code provider** turns a request into Three.js code (DESIGN §7) and *yields text
-  chunks*; each chunk becomes one ``delta`` event as it is yielded. Task types ``3d``
-  and ``edit``; a code provider may also implement ``improve``.
+* a **code provider** turns a request into Three.js code (docs/protocol.md, Generated
+  code) and *yields text chunks*; each chunk becomes one ``delta`` event as it is
+  yielded. Task types ``3d`` and ``edit``; a code provider may also implement ``improve``.
 * a **model provider** turns a request into a mesh: it reports progress through
   ``ctx.progress(...)`` and *returns GLB bytes*. Task type ``model``.
 
@@ -55,10 +55,11 @@ class NotConfigured(ProviderError):
 class Request:
     """Everything a provider may use. Sketch data is validated before it gets here.
 
-    ``sketch`` is DESIGN §3 data (or ``None`` when only an image was sent); ``image`` is
-    PNG bytes (or ``None``). Use :meth:`ensure_sketch` / :meth:`ensure_image` to get
-    whichever you need: they render or trace the other, in this thread; a provider calls
-    :func:`sketch_input` / :func:`image_input`, which do it in the CPU pool.
+    ``sketch`` is sketch data (docs/protocol.md, The sketch), or ``None`` when only an
+    image was sent; ``image`` is PNG bytes (or ``None``). Use :meth:`ensure_sketch` /
+    :meth:`ensure_image` to get whichever you need: they render or trace the other, in
+    this thread; a provider calls :func:`sketch_input` / :func:`image_input`, which do it
+    in the CPU pool.
     """
 
     type: str
@@ -142,7 +143,8 @@ class Provider:
 
 
 class CodeProvider(Provider):
-    """Yields Three.js code (DESIGN §7) as text chunks; see the module docstring."""
+    """Yields Three.js code (docs/protocol.md, Generated code) as text chunks; see the
+    module docstring."""
 
     kind: ClassVar[str] = "code"
     supports: ClassVar[frozenset[str]] = frozenset({"3d", "edit"})

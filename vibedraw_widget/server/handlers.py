@@ -1,4 +1,4 @@
-"""HTTP, SSE and WebSocket handlers of DESIGN §4–§6, all under ``{base_url}vibedraw/api/``.
+"""HTTP, SSE and WebSocket handlers of docs/protocol.md, all under ``{base_url}vibedraw/api/``.
 
 Every method is authenticated and authorized through jupyter-server (``@web.authenticated``
 + ``@authorized`` on ``vibedraw_widget:tasks``; ``@ws_authenticated`` plus an explicit
@@ -186,7 +186,7 @@ class ProvidersHandler(VibeDrawAPIHandler):
 
 
 class SubscribeHandler(VibeDrawAPIHandler):
-    """``GET subscribe/{id}``: the task's events as Server-Sent Events (DESIGN §5)."""
+    """``GET subscribe/{id}``: the task's events as Server-Sent Events (docs/protocol.md, SSE)."""
 
     def after_id(self) -> int:
         raw = self.request.headers.get("Last-Event-ID") or self.get_argument("last_event_id", "0")
@@ -253,7 +253,8 @@ WS_STATUS = {"start": "processing", "progress": "processing", **FINAL_STATUS}
 
 
 class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
-    """``WS trellis/task/ws/{id}``: model-task status pushed as it changes (DESIGN §6)."""
+    """``WS trellis/task/ws/{id}``: model-task status pushed as it changes
+    (docs/protocol.md, WebSocket)."""
 
     def set_default_headers(self) -> None:
         """No JupyterHandler headers on a WebSocket upgrade."""

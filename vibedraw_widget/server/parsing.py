@@ -1,4 +1,5 @@
-"""Turn HTTP request bodies (DESIGN §4) into :class:`TaskSpec` s, or a 400 naming the field.
+"""Turn HTTP request bodies into :class:`TaskSpec` s, or a 400 naming the field
+(docs/protocol.md, HTTP routes).
 
 Pure functions, so every bad-input case is testable without a server.
 """

@@ -76,7 +76,8 @@ class Sketch:
 
     @classmethod
     def from_dict(cls, data: Any) -> Sketch:
-        """Validate ``data`` (DESIGN §3) and wrap it; raises :class:`SketchError`."""
+        """Validate ``data`` (docs/protocol.md, The sketch) and wrap it; raises
+        :class:`SketchError`."""
         clean = validate_sketch(data)
         return cls(
             width=clean["width"],
@@ -123,7 +124,7 @@ class Sketch:
         return cls.from_dict(trace_png(decode_png(png)))
 
     def to_dict(self) -> dict[str, Any]:
-        """The sketch as DESIGN §3 JSON data."""
+        """The sketch as JSON data (docs/protocol.md, The sketch)."""
         return {
             "version": 1,
             "width": self.width,
@@ -245,7 +246,8 @@ def _text(raw: Any, index: int) -> dict[str, Any]:
 
 
 def validate_sketch(data: Any) -> dict[str, Any]:
-    """Check ``data`` against DESIGN §3 and return a clean copy (pressure filled in).
+    """Check ``data`` against the sketch format (docs/protocol.md) and return a clean copy
+    (pressure filled in).
 
     Raises :class:`SketchError` naming the first bad field, e.g.
     ``strokes[3].points[7][0]: nan is not a finite number``.
