@@ -1,5 +1,6 @@
 """Scene descriptions and generated Three.js code: the code runs under Node with the real
-``three`` package for every sample sketch, follows DESIGN §7, and streams part by part."""
+``three`` package for every sample sketch, follows the code contract (docs/protocol.md),
+and streams part by part."""
 
 from __future__ import annotations
 
@@ -192,8 +193,8 @@ async def test_provider_streams_the_code_part_by_part():
     assert len(chunks) >= 4  # header, walls, roof, footer (+ scene line)
     code = "".join(chunks)
     assert chunks[1].lstrip().startswith("// walls") and chunks[2].lstrip().startswith("// roof")
-    assert scene_from_code(code) == ctx.result["scene"]
-    assert ctx.result["scene"]["object"] == "house"  # from the sketch's text label
+    assert scene_from_code(code)["object"] == "house"  # from the sketch's text label
+    assert "scene" not in ctx.result  # the code's last line carries it: sent once
     assert [s["kind"] for s in ctx.result["shapes"]] == ["rectangle", "triangle"]
     assert ctx.progress_events and ctx.progress_events[0][0] == "recognize"
 

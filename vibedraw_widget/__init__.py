@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .errors import VibeDrawError
 from .settings import Settings
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
 if TYPE_CHECKING:
     from .batch import generate, generate_many
-    from .client import AsyncClient, Client, VibeDrawError
+    from .client import AsyncClient, Client
     from .engine import Engine, Event, TaskSpec
     from .local.gltf import meshes_to_glb
     from .local.improve import improve_sketch
@@ -38,7 +39,6 @@ _LAZY = {
     "Shape": "local.recognize",
     "SketchPad": "widget",
     "TaskSpec": "engine",
-    "VibeDrawError": "client",
     "World": "world",
     "gallery": "viewer",
     "generate": "batch",

@@ -28,7 +28,8 @@ from typing import Any, Protocol
 from .engine.background import BackgroundEngine, default_engine
 from .engine.events import FINAL_STATUS, Event
 from .engine.tasks import TaskSpec
-from .result import KIND_ALIASES, KINDS, TASK_TYPE, Result, canonical_kind
+from .kinds import KIND_ALIASES, KINDS, TASK_TYPE, canonical_kind
+from .result import Result
 from .sketch import Sketch, SketchError, decode_png, parse_json, validate_sketch
 
 SKETCH_SUFFIXES = (".json", ".png")
@@ -173,7 +174,8 @@ def _fill(result: Result, terminal: Event) -> None:
         result.model = data.get("model")
         result.usage = dict(data.get("usage") or {})
         result.content = data.get("content")
-        result.code = data.get("code")
+        # ``code`` is sent only where the runnable code differs from the answer.
+        result.code = data.get("code", result.content)
         if result.kind == "improve":
             result.code = None
             result.improved = data.get("sketch")

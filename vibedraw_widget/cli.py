@@ -20,14 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .result import KIND_ALIASES, KINDS, Result, canonical_kind, safe_stem
+from .kinds import KIND_ALIASES, KINDS, canonical_kind
+from .result import Result, safe_stem
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _EPILOG = """\
-inputs are sketch JSON files (DESIGN §3), PNG drawings, or directories of them.
+inputs are sketch JSON files (docs/protocol.md, The sketch), PNG drawings, or directories of them.
 Runs in-process on the offline engine unless --server is given. Environment:
 ANTHROPIC_API_KEY selects the anthropic code provider by default (else local);
 TRELLIS_API_KEY configures the trellis model provider; VIBEDRAW_TOKEN (or
@@ -103,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         worker = commands.add_parser(
             "worker",
             help="run queued tasks from a Redis store (for servers with store_url=redis://…)",
-            description="Run queued vibedraw tasks from a Redis store (DESIGN §9).",
+            description="Run queued vibedraw tasks from a Redis store "
+            "(docs/architecture.md, Scaling out).",
         )
         worker_module.build_parser(worker)
     return parser

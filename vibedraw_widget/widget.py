@@ -26,18 +26,11 @@ import traitlets
 from .engine.background import BackgroundEngine, default_engine
 from .engine.events import Event
 from .engine.tasks import TaskSpec
+from .kinds import TASK_TYPE_OF, task_type_of
 from .result import GenerationCancelled, GenerationError
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
 STATIC = Path(__file__).parent / "static"
-KINDS = {
-    "code": "3d",
-    "3d": "3d",
-    "model": "model",
-    "mesh": "model",  # the button says "Make mesh"
-    "improve": "improve",
-    "edit": "edit",
-}
 BUSY = frozenset({"pending", "running"})
 MAX_HISTORY = 200
 
@@ -76,8 +69,8 @@ def check_bundle(name: str = "sketchpad.js") -> Path:
 class PadTask:
     """A task started by :meth:`SketchPad.generate`: ``await`` it, or ``.result()`` to block.
 
-    Both give the ``complete`` event's data (``code``, ``content``, ``model`` …) or raise
-    :class:`GenerationError`.
+    Both give the ``complete`` event's data (``content``, the answer; ``code`` where the
+    runnable code differs from it; ``model`` …) or raise :class:`GenerationError`.
     """
 
     def __init__(self, pad: SketchPad, task_id: str, future: concurrent.futures.Future) -> None:
@@ -125,9 +118,9 @@ class SketchPad(anywidget.AnyWidget):
     _esm = _esm("sketchpad.js")
     _css = _asset("sketchpad.css", "")
 
-    sketch = traitlets.Dict(help="The drawing (DESIGN §3); validated on every change.").tag(
-        sync=True
-    )
+    sketch = traitlets.Dict(
+        help="The drawing (docs/protocol.md, The sketch); validated on every change."
+    ).tag(sync=True)
     prompt = traitlets.Unicode("", help="Prompt text; the sketch's labels are added.").tag(
         sync=True
     )
@@ -175,6 +168,9 @@ class SketchPad(anywidget.AnyWidget):
     providers = traitlets.List(help="Providers the kernel knows (used in kernel mode).").tag(
         sync=True
     )
+    _kinds = traitlets.Dict(
+        TASK_TYPE_OF, read_only=True, help="Kind → task type, for the front end (kinds.py)."
+    ).tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)
     can_redo = traitlets.Bool(False).tag(sync=True)
 
@@ -335,9 +331,7 @@ class SketchPad(anywidget.AnyWidget):
         ``await pad.generate(…)`` or ``pad.generate(…).result()`` (blocking) give the
         ``complete`` data or raise :class:`GenerationError`.
         """
-        task_type = KINDS.get(kind)
-        if task_type is None:
-            raise ValueError(f"kind: expected one of {sorted(KINDS)}, got {kind!r}")
+        task_type = task_type_of(kind)
         if self.status in BUSY:
             raise RuntimeError(f"task {self.task_id} is still {self.status}; cancel it first")
         if prompt is not None:

@@ -1,6 +1,7 @@
 """The World widget: several results in one 3D scene, arranged by hand, exported as one GLB.
 
-Objects are code results (run in the sandboxed scene page, DESIGN §7) or meshes (GLB).
+Objects are code results (run in the sandboxed scene page; docs/protocol.md, Generated
+code) or meshes (GLB).
 In the browser: click an object to select it, drag the gizmo to move / rotate / scale it
 (the toolbar picks which), switch between an orbit view and a walk view (WASD, drag to
 look). Python sees every change in ``world.objects``.
@@ -28,11 +29,12 @@ import anywidget
 import numpy as np
 import traitlets
 
+from .errors import VibeDrawError
 from .result import Result
 from .widget import _esm
 
 
-class MissingExport(RuntimeError):
+class MissingExport(VibeDrawError, RuntimeError):
     """Code objects whose GLB the browser has not sent yet (the world was never shown)."""
 
 

@@ -4,7 +4,7 @@
 // The page carries its configuration in <script id="vibedraw-config" type="application/json">:
 //   {mode: "viewer" | "gallery" | "world", background, objects: [{id, label, kind: "code" | "glb",
 //    code | glb_gzip (the GLB gzipped, as base64) | buffer, position, rotation, scale}]}
-// Code objects follow DESIGN §7: the body of `async function build(THREE, ctx)` returning an
+// Code objects follow docs/protocol.md, Generated code: the body of `async function build(THREE, ctx)` returning an
 // Object3D. In "world" mode the page talks to its parent by postMessage (see onMessage).
 // The page reports its state on <body data-status="loading|ready|error"> for tests.
 

@@ -52,7 +52,7 @@ function render({ model, el }) {
   const bar = document.createElement("div");
   bar.className = "vd-world-bar";
   const iframe = document.createElement("iframe");
-  iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (DESIGN §7)
+  iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (docs/protocol.md, Generated code)
   iframe.setAttribute("title", "vibedraw world");
   root.append(style, bar, iframe);
   el.appendChild(root);

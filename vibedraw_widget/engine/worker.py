@@ -1,4 +1,4 @@
-"""``vibedraw worker``: run queued tasks from a Redis store (DESIGN §9).
+"""``vibedraw worker``: run queued tasks from a Redis store (docs/architecture.md, Scaling out).
 
 Jupyter servers with ``c.VibeDraw.store_url = "redis://…"`` only record and queue tasks;
 any number of worker processes (each running ``--concurrency`` tasks at once) take them

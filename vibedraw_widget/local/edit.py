@@ -12,13 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import VibeDrawError
 from .parts import half_extents, part_bottom, part_center, part_top
 from .scene import new_part, tidy, unique_name
 from .words import COLORS, apply_words, parts_named, split_words
 
 
-class EditNotUnderstood(ValueError):
+class EditNotUnderstood(VibeDrawError, ValueError):
     """An edit instruction (or part of one) that :func:`apply_edit` cannot carry out."""
+
+    status = 400
 
 
 EDIT_HELP = (

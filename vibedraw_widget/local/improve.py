@@ -1,4 +1,5 @@
-"""Redraw a sketch clean (DESIGN §3b "improve"): each recognised shape drawn from its fit.
+"""Redraw a sketch clean: each recognised shape drawn from its fit (docs/architecture.md,
+The offline pipeline).
 
 Circles come out round, lines straight, rectangles square-cornered, triangles and
 polygons with straight sides, blobs smoothed; colours and pen widths are kept, as are
@@ -19,7 +20,7 @@ _PRESSURE = 0.5  # the pad's nominal width
 
 
 def improve_sketch(sketch: Any, shapes: Sequence[Shape] | None = None) -> dict[str, Any]:
-    """A new DESIGN §3 sketch with every shape of ``sketch`` redrawn clean.
+    """A new sketch with every shape of ``sketch`` redrawn clean.
 
     ``shapes`` may be passed when already recognised (from this same sketch)."""
     from ..sketch import Sketch

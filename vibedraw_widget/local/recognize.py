@@ -1,4 +1,5 @@
-"""Recognise hand-drawn strokes as shapes (DESIGN §3b): the first step of the offline providers.
+"""Recognise hand-drawn strokes as shapes: the first step of the offline providers
+(docs/architecture.md, The offline pipeline).
 
 ``recognize(sketch)`` turns a sketch (dict, :class:`~vibedraw_widget.sketch.Sketch`, PNG
 bytes or a data URL) into a list of :class:`Shape`, one per stroke or per group of

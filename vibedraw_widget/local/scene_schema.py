@@ -8,9 +8,13 @@ import math
 import re
 from typing import Any
 
+from ..errors import VibeDrawError
 
-class SceneError(ValueError):
+
+class SceneError(VibeDrawError, ValueError):
     """A scene description from outside that cannot be used; the message names the field."""
+
+    status = 400
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

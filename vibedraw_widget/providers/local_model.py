@@ -23,8 +23,7 @@ import math
 from typing import Any, ClassVar
 
 from ..local import gltf, mesh
-from .base import ModelProvider, ProviderError, Request, TaskContext
-from .local_code import trace_sketch
+from .base import ModelProvider, ProviderError, Request, TaskContext, sketch_input
 
 
 def _number_option(
@@ -55,10 +54,7 @@ class LocalModelProvider(ModelProvider):
         size = _number_option(request.options, "size", mesh.DEFAULT_SIZE, 1e-3, 1e3)
 
         ctx.progress("tracing", 0.0, "finding outlines")
-        if request.sketch is None and request.image is not None:
-            ctx.progress("tracing", 0.02, "tracing the image into strokes")
-            request.sketch = await ctx.run_cpu(trace_sketch, request.image)
-        sketch = request.ensure_sketch()
+        sketch = await sketch_input(request, ctx, progress=0.02)
         layout = await ctx.run_cpu(mesh.find_outlines, sketch, size)
         n_out, n_tubes = len(layout.outlines), len(layout.tubes)
         if n_out + n_tubes == 0:

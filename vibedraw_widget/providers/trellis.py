@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .base import ModelProvider, NotConfigured, ProviderError, Request, TaskContext
+from .base import ModelProvider, NotConfigured, ProviderError, Request, TaskContext, image_input
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,7 @@ class TrellisModelProvider(ModelProvider):
     # -- the task ------------------------------------------------------------------------
     async def task_body(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
         """The body that creates the remote task (PiAPI's task format)."""
-        png = request.image
-        if png is None:
-            from ..sketch import render_png
-
-            png = request.image = await ctx.run_cpu(render_png, request.ensure_sketch())
+        png = await image_input(request, ctx)
         inputs: dict[str, Any] = {"image": base64.b64encode(png).decode("ascii")}
         for key, default in DEFAULT_INPUT.items():
             value = request.options.get(key, default)

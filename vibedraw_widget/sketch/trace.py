@@ -11,7 +11,8 @@ The image is thresholded against its background colour and split into colour lay
 
 Specks smaller than :data:`MIN_FEATURE_PX` (stray pixels) and rows of short pieces (a line
 of text: the pad renders ``texts`` as small glyphs) are ignored; text is not read back.
-The result is a DESIGN §3 sketch dict with the pen colour and an estimated width per stroke.
+The result is a sketch dict (docs/protocol.md, The sketch) with the pen colour and an
+estimated width per stroke.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _DIR_INDEX = {d: i for i, d in enumerate(_DIRS)}
 
 
 def trace_png(png_bytes: bytes) -> dict[str, Any]:
-    """Strokes traced from a PNG drawing, as a DESIGN §3 sketch dict (``texts`` empty)."""
+    """Strokes traced from a PNG drawing, as a sketch dict (``texts`` empty)."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(png_bytes))

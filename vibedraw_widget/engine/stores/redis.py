@@ -1,4 +1,5 @@
-"""The Redis task store: tasks shared by every jupyter-server and ``vibedraw worker`` (DESIGN §9).
+"""The Redis task store: tasks shared by every jupyter-server and ``vibedraw worker``
+(docs/architecture.md, Scaling out).
 
 Layout (``P`` is the key prefix, ``vibedraw:`` unless the URL says ``?prefix=…``)::
 
