@@ -46,6 +46,11 @@ def test_configuration_md_lists_every_option_as_declared():
         assert f"| `{f.name}` |" in text
 
 
+def test_readme_configuration_table_names_every_option_too():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [f.name for f in options() if f"`{f.name}`" not in readme] == []
+
+
 def test_no_code_cites_design_or_a_path_outside_the_repository():
     bad = re.compile(r"DESIGN|\.\./shared|/work/|kept beside the repository")
     offenders = [

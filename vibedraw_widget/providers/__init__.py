@@ -1,6 +1,15 @@
 """Providers: one module each, found through :mod:`.registry`."""
 
-from .base import CodeProvider, ModelProvider, NotConfigured, Provider, ProviderError, Request
+from .base import (
+    CodeProvider,
+    ModelProvider,
+    NotConfigured,
+    Provider,
+    ProviderError,
+    Request,
+    image_input,
+    sketch_input,
+)
 from .registry import describe_providers, get_provider
 
 __all__ = [
@@ -12,4 +21,6 @@ __all__ = [
     "Request",
     "describe_providers",
     "get_provider",
+    "image_input",
+    "sketch_input",
 ]
