@@ -26,6 +26,7 @@ from shapely.ops import unary_union
 from tests.fakes import FakeTaskContext
 from vibedraw_widget.local import mesh as inflate
 from vibedraw_widget.local.gltf import linear_rgba, meshes_to_glb
+from vibedraw_widget.local.improve import improve_sketch
 from vibedraw_widget.local.mesh import (
     find_outlines,
     sketch_frame,
@@ -34,6 +35,8 @@ from vibedraw_widget.local.mesh import (
 )
 from vibedraw_widget.local.mesh.inflate import inflated_mesh
 from vibedraw_widget.local.mesh.outlines import clean_polygon
+from vibedraw_widget.local.recognize import CLOSED_KINDS as RECOGNISED_CLOSED
+from vibedraw_widget.local.recognize import recognize
 from vibedraw_widget.providers.base import ProviderError, Request
 from vibedraw_widget.providers.local_model import LocalModelProvider
 from vibedraw_widget.sketch import CLAY_COLOR, DEFAULT_COLOR
@@ -186,6 +189,101 @@ def test_line_tube_spans_the_line_plus_its_round_caps():
     assert chord <= span <= chord + 4 * radius
     # Round, not flat: the cross-section is about 2r thick along z.
     assert np.ptp(part.mesh.vertices[:, 2]) == pytest.approx(2 * radius, rel=0.05)
+
+
+# ------------------------------------------------------------ gaps, split and sparse outlines
+
+OUTLINES = DATA / "outlines"
+OUTLINE_LABELS = json.loads((OUTLINES / "labels.json").read_text())
+
+
+def chained_region(sketch: dict[str, Any], strokes: list[int]) -> shapely.Geometry:
+    """The filled outline of strokes chained end to nearest end (each stroke turned as
+    needed), the last point joined straight back to the first: the drawing with its
+    gaps bridged, independent of how the mesh path closes them."""
+    frame = sketch_frame(sketch)
+    rest = [frame.to_model(sketch["strokes"][i]["points"]) for i in strokes]
+    chain = rest.pop(0)
+    while rest:
+        d, k, flip = min(
+            (np.hypot(*(chain[-1] - q[-1 if flip else 0])), k, flip)
+            for k, q in enumerate(rest)
+            for flip in (False, True)
+        )
+        q = rest.pop(k)
+        chain = np.concatenate((chain, q[::-1] if flip else q))
+    valid = shapely.make_valid(shapely.Polygon(chain))
+    return unary_union([g for g in getattr(valid, "geoms", [valid]) if g.area > 0])
+
+
+@pytest.fixture(scope="module")
+def outline_parts() -> dict[str, list[inflate.Part]]:
+    return {
+        e["name"]: sketch_to_meshes(json.loads((OUTLINES / f"{e['name']}.json").read_text()))
+        for e in OUTLINE_LABELS
+    }
+
+
+@pytest.mark.parametrize("entry", OUTLINE_LABELS, ids=[e["name"] for e in OUTLINE_LABELS])
+def test_every_shape_recognised_closed_is_one_watertight_solid(entry, outline_parts):
+    sketch = json.loads((OUTLINES / f"{entry['name']}.json").read_text())
+    closed = [s for s in recognize(sketch) if s.kind in RECOGNISED_CLOSED]
+    assert len(closed) == entry["closed"]
+    parts = outline_parts[entry["name"]]
+    for shape in closed:
+        (part,) = [p for p in parts if set(p.strokes) & set(shape.strokes)]
+        assert part.kind == "inflated" and part.strokes == shape.strokes
+        assert_clean_solid(part.mesh, f"{entry['name']}/{part.name}")
+
+
+def test_gap_split_and_sparse_outlines_keep_the_drawn_silhouette(outline_parts):
+    scores = {}
+    for entry in OUTLINE_LABELS:
+        sketch = json.loads((OUTLINES / f"{entry['name']}.json").read_text())
+        for part in outline_parts[entry["name"]]:
+            if part.kind == "inflated":
+                region = chained_region(sketch, part.strokes)
+                scores[f"{entry['name']}/{part.name}"] = iou(silhouette(part.mesh), region)
+    worst = min(scores, key=scores.get)
+    assert np.median(list(scores.values())) >= 0.97
+    assert scores[worst] >= 0.93, worst
+
+
+def test_a_five_point_rectangle_is_an_outline_not_a_wire():
+    corners = [[100, 100, 0.5], [300, 100, 0.5], [300, 250, 0.5], [100, 250, 0.5]]
+    sketch = sketch_of({"points": corners + corners[:1], "color": "#000", "width": 4})
+    (part,) = sketch_to_meshes(sketch)
+    assert part.kind == "inflated"
+    assert iou(silhouette(part.mesh), drawn_region(sketch, [0])) >= 0.99
+
+
+def test_a_shape_drawn_in_three_strokes_is_one_solid():
+    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    pts = np.column_stack((320 + 150 * np.cos(t), 240 + 100 * np.sin(t), np.full(90, 0.5)))
+    thirds = [pts[0:31], pts[30:61][::-1], np.vstack((pts[60:], pts[:1]))]
+    sketch = sketch_of(*({"points": p.tolist(), "color": "#000", "width": 4} for p in thirds))
+    (part,) = sketch_to_meshes(sketch)
+    assert part.strokes == [0, 1, 2]
+    assert_clean_solid(part.mesh, "three strokes")
+
+
+ALL_SAMPLES = sorted(
+    [p for p in DATA.glob("*.json") if p.stem not in ("labels", "event_folding")]
+    + [p for p in OUTLINES.glob("*.json") if p.stem != "labels"]
+)
+
+
+def test_improved_sketches_mesh_into_as_many_solids_as_the_drawing():
+    """Issue 12: Improve's clean strokes (a 5-point rectangle, a 25-point circle …) are
+    found as the same outlines and tubes, so Make mesh after Improve gives as many
+    parts (each outline and tube is one part)."""
+    for path in ALL_SAMPLES:
+        sketch = json.loads(path.read_text())
+        before, after = find_outlines(sketch), find_outlines(improve_sketch(sketch))
+        assert [len(before.outlines), len(before.tubes)] == [
+            len(after.outlines),
+            len(after.tubes),
+        ], path.stem
 
 
 # ------------------------------------------------------------ shape of the inflation
