@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 import trimesh
 from scipy.interpolate import griddata
 from shapely.ops import unary_union
@@ -37,6 +38,7 @@ from vibedraw_widget.local.mesh.inflate import inflated_mesh
 from vibedraw_widget.local.mesh.outlines import clean_polygon
 from vibedraw_widget.local.recognize import CLOSED_KINDS as RECOGNISED_CLOSED
 from vibedraw_widget.local.recognize import recognize
+from vibedraw_widget.local.scene import WORLD_SIZE
 from vibedraw_widget.providers.base import ProviderError, Request
 from vibedraw_widget.providers.local_model import LocalModelProvider
 from vibedraw_widget.sketch import CLAY_COLOR, DEFAULT_COLOR
@@ -167,7 +169,8 @@ def test_silhouette_matches_the_drawn_outline(name, sample_parts):
         if part.kind != "inflated":
             continue
         shadow = silhouette(part.mesh)
-        assert iou(shadow, drawn_region(sketch, part.strokes)) >= 0.97
+        drawn = shapely.affinity.translate(drawn_region(sketch, part.strokes), *part.offset)
+        assert iou(shadow, drawn) >= 0.97
         assert iou(shadow, part.outline) >= 0.99
 
 
@@ -242,7 +245,9 @@ def test_gap_split_and_sparse_outlines_keep_the_drawn_silhouette(outline_parts):
         sketch = json.loads((OUTLINES / f"{entry['name']}.json").read_text())
         for part in outline_parts[entry["name"]]:
             if part.kind == "inflated":
-                region = chained_region(sketch, part.strokes)
+                region = shapely.affinity.translate(
+                    chained_region(sketch, part.strokes), *part.offset
+                )
                 scores[f"{entry['name']}/{part.name}"] = iou(silhouette(part.mesh), region)
     worst = min(scores, key=scores.get)
     assert np.median(list(scores.values())) >= 0.97
@@ -284,6 +289,57 @@ def test_improved_sketches_mesh_into_as_many_solids_as_the_drawing():
             len(after.outlines),
             len(after.tubes),
         ], path.stem
+
+
+# ------------------------------------------------------------ layout and names
+
+
+def without_labels(sketch: dict[str, Any]) -> dict[str, Any]:
+    return {**sketch, "texts": []}
+
+
+@pytest.mark.parametrize("name", ["scene_snowman_00", "scene_snowman_01"])
+def test_a_snowmans_balls_touch_as_in_the_code_paths_scene(name):
+    sketch = load(name)
+    drawn = sorted(sketch_to_meshes(without_labels(sketch)), key=lambda p: p.mesh.bounds[0, 1])
+    balls = sorted(sketch_to_meshes(sketch), key=lambda p: p.mesh.bounds[0, 1])
+    assert [b.name for b in balls][1:] == ["middle", "head"]
+    assert [p.offset for p in drawn] == [(0.0, 0.0)] * 3  # no object named: as drawn
+    for below, above in zip(balls, balls[1:], strict=False):
+        # Each ball rests on (sinks a little into) the one below, on one axis.
+        assert above.mesh.bounds[0, 1] < below.mesh.bounds[1, 1]
+        assert silhouette(above.mesh).intersects(silhouette(below.mesh))
+        assert above.mesh.centroid[0] == pytest.approx(below.mesh.centroid[0], abs=0.08)
+
+
+@pytest.mark.parametrize("name", ["scene_house_00", "scene_house_01"])
+def test_a_roof_sits_on_its_walls(name):
+    walls, roof = sketch_to_meshes(load(name))
+    assert (walls.name, roof.name) == ("walls", "roof")
+    gap = roof.mesh.bounds[0, 1] - walls.mesh.bounds[1, 1]
+    assert -0.05 * WORLD_SIZE < gap <= 0  # touching, not floating
+    assert silhouette(roof.mesh).intersects(silhouette(walls.mesh))
+    wx = (walls.mesh.bounds[0, 0] + walls.mesh.bounds[1, 0]) / 2
+    assert (roof.mesh.bounds[0, 0] + roof.mesh.bounds[1, 0]) / 2 == pytest.approx(wx, abs=0.08)
+
+
+def test_a_trees_crown_stands_on_its_trunk():
+    crown, trunk = sketch_to_meshes(load("scene_tree_00"))
+    assert (crown.name, trunk.name) == ("crown", "trunk")
+    assert trunk.mesh.bounds[0, 1] == pytest.approx(0.0, abs=0.02 * WORLD_SIZE)
+    assert crown.mesh.bounds[0, 1] < trunk.mesh.bounds[1, 1]
+    assert silhouette(crown.mesh).intersects(silhouette(trunk.mesh))
+
+
+def test_parts_are_named_after_a_nearby_label_else_their_kind():
+    sketch = sketch_of(
+        circle_stroke(200, 240, 80),
+        polyline_stroke([(400, 150), (560, 150), (560, 330), (400, 330)], color="#111111"),
+        {"points": [[100, 420, 0.5], [540, 420, 0.5]], "color": "#000", "width": 4},
+    )
+    sketch["texts"] = [{"x": 430, "y": 140, "text": "Front door!"}]
+    parts = sketch_to_meshes(sketch)
+    assert [p.name for p in parts] == ["ellipse_0", "front_door", "line_2"]
 
 
 # ------------------------------------------------------------ shape of the inflation
@@ -352,13 +408,14 @@ def test_no_interior_edge_joins_two_outline_vertices(name):
 
 
 def test_model_is_metres_sized_standing_on_the_floor_with_y_up():
-    sketch = load("scene_snowman_00")
+    sketch = without_labels(load("scene_snowman_00"))  # as drawn, not stacked
     parts = sketch_to_meshes(sketch)
     bounds = np.array([p.mesh.bounds for p in parts])
     lo, hi = bounds[:, 0].min(axis=0), bounds[:, 1].max(axis=0)
-    assert max(hi[:2] - lo[:2]) == pytest.approx(1.0, abs=0.02)
-    assert np.allclose((lo + hi)[[0, 2]] / 2, 0, atol=0.02)  # centred in x and z
-    assert 0 <= lo[1] < 0.02  # on y = 0, like the code path's scenes
+    # The code path's unit: the drawing's larger side is WORLD_SIZE metres.
+    assert max(hi[:2] - lo[:2]) == pytest.approx(WORLD_SIZE, rel=0.02)
+    assert np.allclose((lo + hi)[[0, 2]] / 2, 0, atol=0.02 * WORLD_SIZE)  # centred in x, z
+    assert 0 <= lo[1] < 0.02 * WORLD_SIZE  # on y = 0, like the code path's scenes
     # The stroke drawn highest on the canvas (smallest sketch y) is highest in the model.
     top_stroke = min(
         range(3), key=lambda i: np.mean(np.array(sketch["strokes"][i]["points"])[:, 1])
@@ -492,7 +549,7 @@ def test_a_dot_becomes_a_ball():
         sketch_of({"points": [[100, 100, 0.5]], "color": "#000", "width": 6})
     )
     assert_clean_solid(part.mesh, "dot")
-    assert np.ptp(part.mesh.vertices, axis=0) == pytest.approx([1, 1, 1], rel=0.02)
+    assert np.ptp(part.mesh.vertices, axis=0) == pytest.approx([WORLD_SIZE] * 3, rel=0.02)
 
 
 def test_empty_sketch_gives_no_parts_and_an_empty_glb_scene():
@@ -579,8 +636,9 @@ def test_provider_reports_the_stages_in_order_and_returns_a_glb():
         "inflate_layout",
         "meshes_to_glb",
     ]
-    assert [p["name"] for p in ctx.result["parts"]] == ["outline_0", "outline_1"]
-    assert read_glb_json(glb)["nodes"][0]["name"] == "outline_0"
+    # "a pine tree": parts named by their role in the arranged object
+    assert [p["name"] for p in ctx.result["parts"]] == ["crown", "trunk"]
+    assert read_glb_json(glb)["nodes"][0]["name"] == "crown"
 
 
 def test_provider_traces_a_png_when_no_sketch_was_sent():
@@ -660,7 +718,7 @@ def test_engine_runs_the_stages_in_worker_processes_and_stores_the_glb():
         "exporting",
     ]
     assert events[-1].data["glb_size"] == len(glb)
-    assert [p["name"] for p in events[-1].data["parts"]] == ["outline_0", "outline_1"]
+    assert [p["name"] for p in events[-1].data["parts"]] == ["crown", "trunk"]
     assert len(trimesh.load(io.BytesIO(glb), file_type="glb").geometry) == 2
 
 

@@ -14,7 +14,9 @@ so a cancelled task stops at the next stage boundary and the event loop never bl
 =================  ==========================================================
 
 Options (``request.options``): ``detail`` (float, default 1: about 6,000 triangles per
-inflated part; 0.4 to 5 sensible) and ``size`` (metres across the drawing, default 1).
+inflated part; 0.4 to 5 sensible) and ``size`` (metres across the drawing, default 4:
+the code path's unit). A known object named by the prompt or the sketch's labels
+("a snowman", "a house") has its parts arranged as the code path's scene arranges them.
 """
 
 from __future__ import annotations
@@ -76,7 +78,10 @@ class LocalModelProvider(ModelProvider):
             )
 
         ctx.progress("inflating", 0.5, f"inflating {n_out} outlines, {n_tubes} tubes")
-        parts = await ctx.run_cpu(mesh.inflate_layout, layout, triangulations, detail)
+        # The prompt may name a known object (the sketch's labels are in the layout).
+        parts = await ctx.run_cpu(
+            mesh.inflate_layout, layout, triangulations, detail, request.prompt
+        )
 
         faces = sum(len(p.mesh.faces) for p in parts)
         ctx.progress("exporting", 0.9, f"{len(parts)} parts, {faces} triangles")

@@ -147,19 +147,19 @@ def main() -> None:
         1,
     )
     add(
-        "sparse_octagon_open_end",
+        "sparse_12gon_open_end",
         sketch(
             [
                 polygon(
                     [
                         (
-                            320 + 160 * math.cos(math.pi * k / 4),
-                            240 + 160 * math.sin(math.pi * k / 4),
+                            320 + 160 * math.cos(math.pi * k / 6),
+                            240 + 160 * math.sin(math.pi * k / 6),
                         )
-                        for k in range(8)
+                        for k in range(12)
                     ],
                     {"color": "#2f9e44", "width": 4},
-                    repeat_first=False,  # the last side left out: a gap of one side in eight
+                    repeat_first=False,  # the last side left out: a gap of 1/11 of the loop
                 )
             ]
         ),

@@ -19,9 +19,11 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.ops import polygonize, unary_union
 
 from ..recognize import CLOSED_KINDS, Shape, recognize_outlines
+from ..scene import WORLD_SIZE
 
-DEFAULT_SIZE = 1.0
-"""The drawing's larger side becomes this many metres."""
+DEFAULT_SIZE = WORLD_SIZE
+"""The drawing's larger side becomes this many metres: the code path's
+:data:`~vibedraw_widget.local.scene.WORLD_SIZE` (one unit is one metre everywhere)."""
 
 
 SPIKE_WIDTH = 0.004
@@ -84,6 +86,8 @@ class Layout:
     frame: Frame
     shapes: list[Shape] = field(default_factory=list)
     """What the recogniser found, in drawing order (outlines and tubes index into it)."""
+    texts: list[dict[str, Any]] = field(default_factory=list)
+    """The sketch's text labels (they name parts and may name a known object)."""
 
 
 def sketch_frame(sketch: dict[str, Any], size: float = DEFAULT_SIZE) -> Frame:
@@ -174,7 +178,8 @@ def find_outlines(sketch: dict[str, Any], size: float = DEFAULT_SIZE) -> Layout:
         radius = max(float(s.get("width", 4)) / 2 * frame.scale, 0.004 * size)
         kind = found[open_[i]][0].kind if len(found[open_[i]][0].strokes) == 1 else "line"
         tubes.append(Tube(pts, radius, [i], s.get("color", "#1e1e1e"), kind, open_[i]))
-    return Layout(outlines, tubes, frame, [shape for shape, _ in found])
+    texts = list(sketch.get("texts", []))
+    return Layout(outlines, tubes, frame, [shape for shape, _ in found], texts)
 
 
 def _resolve_overlaps(outlines: list[Outline]) -> list[Outline]:
