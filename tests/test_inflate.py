@@ -35,6 +35,7 @@ from vibedraw_widget.local.mesh import (
     triangulate_outline,
 )
 from vibedraw_widget.local.mesh.inflate import inflated_mesh
+from vibedraw_widget.local.mesh.merge import merge_parts
 from vibedraw_widget.local.mesh.outlines import clean_polygon
 from vibedraw_widget.local.recognize import CLOSED_KINDS as RECOGNISED_CLOSED
 from vibedraw_widget.local.recognize import recognize
@@ -340,6 +341,47 @@ def test_parts_are_named_after_a_nearby_label_else_their_kind():
     sketch["texts"] = [{"x": 430, "y": 140, "text": "Front door!"}]
     parts = sketch_to_meshes(sketch)
     assert [p.name for p in parts] == ["ellipse_0", "front_door", "line_2"]
+
+
+# ------------------------------------------------------------ merge
+
+
+@pytest.mark.parametrize(
+    "name", ["scene_snowman_00", "scene_snowman_01", "scene_house_00", "scene_tree_00"]
+)
+def test_merge_unions_the_placed_parts_into_one_watertight_body_coloured_by_region(name):
+    parts = sketch_to_meshes(load(name))
+    (solid,) = merge_parts(parts)
+    assert solid.kind == "merged"
+    assert_clean_solid(solid.mesh, name)
+    assert len(solid.mesh.split(only_watertight=False)) == 1  # one body
+    # The overlaps are gone: less than the parts together, more than the largest.
+    total = sum(p.mesh.volume for p in parts)
+    assert max(p.mesh.volume for p in parts) < solid.mesh.volume < total
+    assert solid.region_colors == list(dict.fromkeys(p.color for p in parts))
+    assert sorted(set(solid.regions.tolist())) == list(range(len(solid.region_colors)))
+    assert solid.strokes == sorted(i for p in parts for i in p.strokes)
+
+
+def test_a_merged_glb_has_a_node_per_colour_that_weld_back_into_the_solid():
+    (solid,) = sketch_to_meshes(load("scene_house_00"), merge=True)
+    glb = meshes_to_glb([solid])
+    doc = read_glb_json(glb)
+    assert [n["name"] for n in doc["nodes"]] == ["merged_0", "merged_1"]
+    assert {n["extras"]["solid"] for n in doc["nodes"]} == {"merged"}
+    scene = trimesh.load(io.BytesIO(glb), file_type="glb")
+    joined = trimesh.util.concatenate(list(scene.dump()))
+    welded = trimesh.Trimesh(joined.vertices, joined.faces)  # merges coincident vertices
+    assert welded.is_watertight and welded.is_volume
+    assert welded.volume == pytest.approx(solid.mesh.volume, rel=1e-4)
+
+
+def test_provider_merges_on_the_merge_option():
+    ctx = FakeTaskContext()
+    glb = make(Request("model", sketch=load("scene_snowman_00"), options={"merge": True}), ctx)
+    assert [p["name"] for p in ctx.result["parts"]] == ["merged"]
+    assert "merge_parts" in ctx.calls
+    assert len(read_glb_json(glb)["nodes"]) == 2  # two colours
 
 
 # ------------------------------------------------------------ shape of the inflation
@@ -662,7 +704,9 @@ def test_provider_honours_the_detail_option():
     assert low.result["triangles"] * 3 < high.result["triangles"]
 
 
-@pytest.mark.parametrize("options", [{"detail": "high"}, {"detail": 0}, {"size": float("nan")}])
+@pytest.mark.parametrize(
+    "options", [{"detail": "high"}, {"detail": 0}, {"size": float("nan")}, {"merge": "yes"}]
+)
 def test_provider_rejects_bad_options_naming_the_field(options):
     with pytest.raises(ProviderError, match=f"options.{next(iter(options))}"):
         make(Request("model", sketch=load("ellipse_01"), options=options), FakeTaskContext())

@@ -64,6 +64,9 @@ class Part:
     """The recognised kind (ellipse, rectangle, … line, polyline)."""
     offset: tuple[float, float] = (0.0, 0.0)
     """How far (x, y) the layout moved the part from where it was drawn."""
+    regions: np.ndarray | None = None
+    """For a merged solid: each face's colour, an index into ``region_colors``."""
+    region_colors: list[str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Parts travel between pool processes. A pickled Trimesh carries its whole cache
@@ -329,13 +332,20 @@ def sketch_to_meshes(
     detail: float = DEFAULT_DETAIL,
     size: float = DEFAULT_SIZE,
     prompt: str = "",
+    merge: bool = False,
 ) -> list[Part]:
     """A validated sketch → watertight parts (metres, x right, y up, inflated along ±z).
 
     ``detail`` scales the triangle count (1 ≈ 6,000 triangles per inflated part, kept
     within 2,000–30,000); ``size`` is the drawing's larger side in metres (the code
     path's too, by default); ``prompt`` (with the sketch's labels) may name a known
-    object whose parts are then arranged as in the code path.
+    object whose parts are then arranged as in the code path; ``merge`` unions the parts
+    into one solid (:func:`~.merge.merge_parts`).
     """
     layout = find_outlines(sketch, size)
-    return inflate_layout(layout, triangulate_layout(layout, detail), detail, prompt)
+    parts = inflate_layout(layout, triangulate_layout(layout, detail), detail, prompt)
+    if merge:
+        from .merge import merge_parts
+
+        parts = merge_parts(parts)
+    return parts
