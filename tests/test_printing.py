@@ -157,3 +157,17 @@ def test_glb_bodies_read_back_every_part_of_an_unmerged_model():
     assert sum(len(g.faces) for g in scene.geometry.values()) == sum(
         len(m.faces) for _, m in bodies
     )
+
+
+def test_the_pad_merges_a_model_on_request():
+    from vibedraw_widget import SketchPad
+    from vibedraw_widget.engine.background import BackgroundEngine
+    from vibedraw_widget.settings import Settings
+
+    pad = SketchPad(engine=BackgroundEngine(Settings(cpu_pool="thread", cpu_workers=1)))
+    pad.sketch = json.loads((DATA / "scene_snowman_00.json").read_text())
+    pad.model_provider = "local"
+    pad.generate("model", merge=True).result(timeout=120)
+    bodies = glb_bodies(pad.glb)
+    assert [name for name, _ in bodies] == ["merged"]
+    assert bodies[0][1].is_watertight
