@@ -77,3 +77,13 @@ def test_gltfloader_puts_the_top_of_the_drawing_at_positive_y(tmp_path):
 def test_gltfloader_accepts_an_empty_model(tmp_path):
     seen = load_in_three(meshes_to_glb([]), tmp_path)
     assert seen["meshes"] == []
+
+
+def test_gltfloader_sees_a_merged_solid_as_one_node_per_colour(tmp_path):
+    sketch = json.loads((DATA / "scene_house_00.json").read_text())
+    (solid,) = sketch_to_meshes(sketch, merge=True)
+    seen = load_in_three(meshes_to_glb([solid]), tmp_path)
+    assert [m["name"] for m in seen["meshes"]] == ["merged_0", "merged_1"]
+    assert [m["color"] for m in seen["meshes"]] == [solid_color(c) for c in solid.region_colors]
+    assert {m["extras"]["solid"] for m in seen["meshes"]} == {"merged"}
+    assert sum(m["triangles"] for m in seen["meshes"]) == len(solid.mesh.faces)
