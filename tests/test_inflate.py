@@ -332,6 +332,18 @@ def test_a_trees_crown_stands_on_its_trunk():
     assert silhouette(crown.mesh).intersects(silhouette(trunk.mesh))
 
 
+def test_a_cars_wheels_stay_on_the_ground_and_its_body_where_drawn():
+    sketch = sketch_of(
+        polyline_stroke([(100, 150), (540, 150), (540, 300), (100, 300)], color="#d03030"),
+        circle_stroke(200, 380, 50, color="#222222"),
+        circle_stroke(440, 380, 50, color="#222222"),
+    )
+    body, *wheels = sketch_to_meshes(sketch, prompt="a red car")
+    assert [body.name, *(w.name for w in wheels)] == ["body", "wheel", "wheel_2"]
+    assert all(p.offset == pytest.approx((0.0, 0.0), abs=1e-6) for p in (body, *wheels))
+    assert all(w.mesh.bounds[0, 1] < 0.02 * WORLD_SIZE for w in wheels)
+
+
 def test_parts_are_named_after_a_nearby_label_else_their_kind():
     sketch = sketch_of(
         circle_stroke(200, 240, 80),

@@ -52,6 +52,8 @@ def _box(part: dict[str, Any]) -> tuple[float, float, float, float]:
         return x + lo[0], y + lo[1], x + hi[0], y + hi[1]
     cx, cy, _ = part_center(part)
     hx, hy, _ = half_extents(part)
+    if part["primitive"] == "group" and "wheel" in part:  # a car's wheel: its radius
+        hx = hy = float(part["wheel"]["radius"])
     return cx - hx, cy - hy, cx + hx, cy + hy
 
 
