@@ -210,7 +210,7 @@ def cmd_generate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if not inputs:
         print("vibedraw generate: no .json or .png inputs found", file=sys.stderr)
         return EXIT_USAGE
-    if (args.format != "glb" or args.merge) and args.kind != "model":
+    if (args.format != "glb" or args.merge) and args.kind not in ("model", "mesh"):
         flag = "--merge" if args.merge else f"--format {args.format}"
         print(f"vibedraw generate: {flag} needs --kind model", file=sys.stderr)
         return EXIT_USAGE
