@@ -1,12 +1,14 @@
 """Benchmark the offline ``local`` model pipeline: sketch → inflated parts → GLB.
 
-Times :func:`vibedraw_widget.local.mesh.sketch_to_meshes` plus :func:`meshes_to_glb` on
-every sample sketch in tests/data and on five-outline sketches composed from them, and
+Times :func:`vibedraw_widget.local.mesh.sketch_to_meshes` (recognition, triangulation,
+inflation, placement and naming) plus :func:`meshes_to_glb` on every sample sketch in
+tests/data and tests/data/outlines and on five-outline sketches composed from them, and
 prints the median and p95 milliseconds per sketch and the triangles per part.
 Targets (2-core machine): median ≤ 150 ms for a single-outline sketch, ≤ 600 ms for a
-five-outline sketch.
+five-outline sketch. The optional merge step (:func:`merge_parts`, manifold3d's union)
+is timed separately, on the same parts.
 
-    python benchmarks/bench_local_mesh.py [--repeat 5] [--detail 1.0]
+    python benchmarks/bench_local_mesh.py [--repeat 5] [--detail 1.0] [--cpu]
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ from typing import Any
 import numpy as np
 
 from vibedraw_widget.local.gltf import meshes_to_glb
-from vibedraw_widget.local.mesh import find_outlines, sketch_to_meshes
+from vibedraw_widget.local.mesh import find_outlines, merge_parts, sketch_to_meshes
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 CLOSED = {"ellipse", "rectangle", "triangle", "blob"}
 TARGET_MS = {1: 150.0, 5: 600.0}
+CPU_CLOCK = False  # --cpu: this process's CPU time, for a machine shared with other work
 
 
 def samples() -> list[tuple[str, dict[str, Any]]]:
-    labels = json.loads((DATA / "labels.json").read_text())
-    return [(e["name"], json.loads((DATA / f"{e['name']}.json").read_text())) for e in labels]
+    out = []
+    for folder in (DATA, DATA / "outlines"):
+        labels = json.loads((folder / "labels.json").read_text())
+        out += [(e["name"], json.loads((folder / f"{e['name']}.json").read_text())) for e in labels]
+    return out
 
 
 def five_outline_sketches(named: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict]]:
@@ -51,15 +57,20 @@ def five_outline_sketches(named: list[tuple[str, dict[str, Any]]]) -> list[tuple
 
 def time_sketch(
     sketch: dict[str, Any], repeat: int, detail: float
-) -> tuple[list[float], list[int]]:
-    times, faces = [], []
+) -> tuple[list[float], list[float], list[int]]:
+    """Milliseconds per run of mesh + GLB, of the merge alone, and triangles per part."""
+    times, merges, faces = [], [], []
+    clock = time.process_time if CPU_CLOCK else time.perf_counter
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         parts = sketch_to_meshes(sketch, detail=detail)
         meshes_to_glb(parts)
-        times.append((time.perf_counter() - start) * 1000)
+        times.append((clock() - start) * 1000)
         faces = [len(p.mesh.faces) for p in parts if p.kind == "inflated"]
-    return times, faces
+        start = clock()
+        merge_parts(parts)
+        merges.append((clock() - start) * 1000)
+    return times, merges, faces
 
 
 def p95(values: list[float]) -> float:
@@ -70,30 +81,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per sketch (median kept)")
     parser.add_argument("--detail", type=float, default=1.0, help="inflate detail option")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time CPU seconds of this process, not wall time (on a busy machine)",
+    )
     args = parser.parse_args()
+    global CPU_CLOCK
+    CPU_CLOCK = args.cpu
 
     named = samples()
     sketch_to_meshes(named[0][1])  # warm imports and caches
     groups: dict[str, list[float]] = {}
+    merge_groups: dict[str, list[float]] = {}
     tri_per_part: list[int] = []
-    print(f"{'sketch':28s} {'outlines':>8s} {'median ms':>10s} {'triangles/part':>16s}")
+    print(
+        f"{'sketch':28s} {'outlines':>8s} {'median ms':>10s} {'merge ms':>9s} "
+        f"{'triangles/part':>16s}"
+    )
     for name, sketch in named + five_outline_sketches(named):
         n_outlines = len(find_outlines(sketch).outlines)
-        times, faces = time_sketch(sketch, args.repeat, args.detail)
-        median = statistics.median(times)
+        times, merges, faces = time_sketch(sketch, args.repeat, args.detail)
+        median, merge = statistics.median(times), statistics.median(merges)
         tri_per_part += faces
         key = "no outline (tubes only)" if n_outlines == 0 else f"{n_outlines}-outline"
         groups.setdefault(key, []).append(median)
-        print(f"{name:28s} {n_outlines:8d} {median:10.1f} {str(faces):>16s}")
+        merge_groups.setdefault(key, []).append(merge)
+        print(f"{name:28s} {n_outlines:8d} {median:10.1f} {merge:9.1f} {str(faces):>16s}")
     print()
-    print(f"{'group':26s} {'sketches':>8s} {'median ms':>10s} {'p95 ms':>8s} {'target':>8s}")
+    print(
+        f"{'group':26s} {'sketches':>8s} {'median ms':>10s} {'p95 ms':>8s} {'target':>8s} "
+        f"{'merge median':>12s} {'merge p95':>9s}"
+    )
     for key in sorted(groups):
         values = groups[key]
         n = int(key.split("-")[0]) if key[0].isdigit() else 0
         target = f"{TARGET_MS[n]:.0f}" if n in TARGET_MS else "-"
         print(
             f"{key:26s} {len(values):8d} {statistics.median(values):10.1f} "
-            f"{p95(values):8.1f} {target:>8s}"
+            f"{p95(values):8.1f} {target:>8s} {statistics.median(merge_groups[key]):12.1f} "
+            f"{p95(merge_groups[key]):9.1f}"
         )
     every = [t for v in groups.values() for t in v]
     print(

@@ -14,6 +14,7 @@ import pytest
 
 from vibedraw_widget.local.gltf import meshes_to_glb
 from vibedraw_widget.local.mesh import sketch_to_meshes
+from vibedraw_widget.local.scene import WORLD_SIZE
 from vibedraw_widget.sketch import solid_color
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,7 @@ def load_in_three(glb: bytes, tmp_path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("name", ["scene_house_00", "scene_sun_and_ground_00", "blob_05"])
 def test_gltfloader_sees_every_part_named_coloured_and_in_place(name, tmp_path):
     sketch = json.loads((DATA / f"{name}.json").read_text())
+    sketch["texts"] = []  # as drawn: a label naming a house would stack its parts
     parts = sketch_to_meshes(sketch)
     seen = load_in_three(meshes_to_glb(parts), tmp_path)
 
@@ -57,9 +59,9 @@ def test_gltfloader_sees_every_part_named_coloured_and_in_place(name, tmp_path):
         assert np.allclose(mesh["min"], part.mesh.bounds[0], atol=1e-5)
         assert np.allclose(mesh["max"], part.mesh.bounds[1], atol=1e-5)
     lo, hi = np.array(seen["min"]), np.array(seen["max"])
-    assert max(hi[:2] - lo[:2]) == pytest.approx(1.0, abs=0.02)  # metres-sized
-    assert np.allclose((lo + hi)[[0, 2]] / 2, 0, atol=0.02)  # centred in x and z
-    assert 0 <= lo[1] < 0.02  # standing on y = 0
+    assert max(hi[:2] - lo[:2]) == pytest.approx(WORLD_SIZE, rel=0.02)  # the code's unit
+    assert np.allclose((lo + hi)[[0, 2]] / 2, 0, atol=0.02 * WORLD_SIZE)  # centred in x, z
+    assert 0 <= lo[1] < 0.02 * WORLD_SIZE  # standing on y = 0
 
 
 def test_gltfloader_puts_the_top_of_the_drawing_at_positive_y(tmp_path):
@@ -75,3 +77,13 @@ def test_gltfloader_puts_the_top_of_the_drawing_at_positive_y(tmp_path):
 def test_gltfloader_accepts_an_empty_model(tmp_path):
     seen = load_in_three(meshes_to_glb([]), tmp_path)
     assert seen["meshes"] == []
+
+
+def test_gltfloader_sees_a_merged_solid_as_one_node_per_colour(tmp_path):
+    sketch = json.loads((DATA / "scene_house_00.json").read_text())
+    (solid,) = sketch_to_meshes(sketch, merge=True)
+    seen = load_in_three(meshes_to_glb([solid]), tmp_path)
+    assert [m["name"] for m in seen["meshes"]] == ["merged_0", "merged_1"]
+    assert [m["color"] for m in seen["meshes"]] == [solid_color(c) for c in solid.region_colors]
+    assert {m["extras"]["solid"] for m in seen["meshes"]} == {"merged"}
+    assert sum(m["triangles"] for m in seen["meshes"]) == len(solid.mesh.faces)

@@ -92,7 +92,7 @@ async def test_local_model_pushes_real_stages_then_the_glb_url(api_url, auth):
     assert not [m for m in late if (m.get("event_id") or 0) > 99]
 
     scene = await fetch_glb(url, auth)
-    assert sorted(scene.graph.nodes_geometry) == ["outline_0", "outline_1"]
+    assert sorted(scene.graph.nodes_geometry) == ["roof", "walls"]  # "a small house"
     for mesh in scene.geometry.values():
         assert mesh.is_watertight and mesh.is_volume
 

@@ -320,6 +320,11 @@ def _runner_for(
 # -- public API -----------------------------------------------------------------------
 
 
+def _merged(options: dict[str, Any] | None, merge: bool) -> dict[str, Any] | None:
+    """``options`` with ``merge`` set when asked (a model's parts unioned into one solid)."""
+    return {**(options or {}), "merge": True} if merge else options
+
+
 def generate(
     input: Any,
     kind: str = "code",
@@ -329,6 +334,7 @@ def generate(
     *,
     code: str | None = None,
     options: dict[str, Any] | None = None,
+    merge: bool = False,
     engine: BackgroundEngine | None = None,
     timeout: float | None = None,
 ) -> Result:
@@ -341,7 +347,8 @@ def generate(
     configured one, offline ``local`` unless a key is set). ``client``: a
     :class:`~vibedraw_widget.client.Client` to run on a server instead of in-process.
     ``options``: provider knobs (``{"detail": 2}`` for a finer local mesh,
-    ``{"max_tokens": …}`` for Claude). ``engine``: the in-process engine to use (default:
+    ``{"max_tokens": …}`` for Claude). ``merge``: for a model, union its parts into one
+    watertight solid (the ``merge`` option). ``engine``: the in-process engine to use (default:
     one shared per process). ``timeout``: seconds to wait, after which the task is
     cancelled and :class:`TimeoutError` raised.
 
@@ -356,7 +363,7 @@ def generate(
     prepared = prepare(input)
     if _as_path(input) is None:
         prepared.source = ""
-    spec = _spec(prepared, kind, prompt, provider, code, options)
+    spec = _spec(prepared, kind, prompt, provider, code, _merged(options, merge))
     result = Result(kind=kind, status="pending", source=prepared.source, prompt=prompt)
     result.sketch, result.image = prepared.sketch, prepared.image
     loop, runner = _runner_for(client, engine)
@@ -388,16 +395,18 @@ def generate_many(
     progress: bool | ProgressBar = True,
     code: str | None = None,
     options: dict[str, Any] | None = None,
+    merge: bool = False,
     engine: BackgroundEngine | None = None,
 ) -> list[Result]:
     """Generate from many sketches, ``concurrency`` at a time; results in input order.
 
     ``inputs``: anything :func:`generate` accepts, or a directory (its ``.json`` and
     ``.png`` files, sorted). ``progress``: show a ``tqdm.auto`` bar (or pass your own
-    tqdm-like object). Every input gets a result: a failure (bad file, provider error)
-    is captured in its own result and never stops the batch. Interrupting (Ctrl+C,
-    the notebook's stop button) cancels the outstanding tasks and returns at once: the
-    finished results as they are, the others with ``status="cancelled"``.
+    tqdm-like object); ``merge``: as for :func:`generate`. Every input gets a result: a
+    failure (bad file, provider error) is captured in its own result and never stops the
+    batch. Interrupting (Ctrl+C, the notebook's stop button) cancels the outstanding
+    tasks and returns at once: the finished results as they are, the others with
+    ``status="cancelled"``.
     """
     kind = _check_kind(kind, code)
     if concurrency < 1:
@@ -417,7 +426,7 @@ def generate_many(
         else:
             result.source, result.sketch = prepared.source, prepared.sketch
             result.image = prepared.image
-            specs.append(_spec(prepared, kind, prompt, provider, code, options))
+            specs.append(_spec(prepared, kind, prompt, provider, code, _merged(options, merge)))
         results.append(result)
 
     bar = _make_bar(progress, len(results), kind)

@@ -86,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--concurrency", type=int, default=4, help="inputs generated at once (default: %(default)s)"
     )
+    gen.add_argument(
+        "--format",
+        choices=["glb", "stl", "3mf", "obj"],
+        default="glb",
+        help="mesh file of a model: glb, or stl/3mf/obj for printing (millimetres, z up, "
+        "100 mm across) (default: %(default)s)",
+    )
+    gen.add_argument(
+        "--merge",
+        action="store_true",
+        help="model: union the parts into one watertight solid, coloured by region",
+    )
     _server_options(gen)
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     gen.add_argument("--json", action="store_true", help="print the summary as JSON lines")
@@ -201,6 +213,10 @@ def cmd_generate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         print("vibedraw generate: no .json or .png inputs found", file=sys.stderr)
         return EXIT_USAGE
     args.kind = canonical_kind(args.kind)
+    if (args.format != "glb" or args.merge) and args.kind != "model":
+        flag = "--merge" if args.merge else f"--format {args.format}"
+        print(f"vibedraw generate: {flag} needs --kind mesh", file=sys.stderr)
+        return EXIT_USAGE
     problem = _out_problem(args.out, inputs, args.kind)
     if problem:  # found now, not after the whole batch has run
         print(f"vibedraw generate: --out {args.out}: {problem}", file=sys.stderr)
@@ -220,12 +236,14 @@ def cmd_generate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             client=client,
             concurrency=args.concurrency,
             progress=not args.no_progress,
+            merge=args.merge,
         )
     finally:
         if client is not None:
             client.close()
     for result, stem in zip(results, _stems(results), strict=True):
-        files = result.save_all(args.out, stem) if result.status != "cancelled" else []
+        cancelled = result.status == "cancelled"
+        files = [] if cancelled else result.save_all(args.out, stem, mesh_format=args.format)
         _report(result, files, args.json, out)
     ok = sum(r.ok for r in results)
     failed = sum(r.status == "failed" for r in results)

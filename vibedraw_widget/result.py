@@ -2,8 +2,9 @@
 
 A ``Result`` is plain data (status, code, GLB bytes, the sketch, usage, timings) with
 three ways out: a rich notebook repr (an inline, sandboxed 3D preview), :meth:`Result.show`
-and :meth:`Result.save` (``.js``, a standalone offline ``.html`` viewer, ``.glb``, ``.json``,
-``.png``). It never raises for a failed task: ``status`` and ``error`` say what went wrong,
+and :meth:`Result.save` (``.js``, a standalone offline ``.html`` viewer, ``.glb``, ``.stl``,
+``.3mf``, ``.obj``, ``.json``, ``.png``); :meth:`Result.printability` checks a mesh for
+3D printing. It never raises for a failed task: ``status`` and ``error`` say what went wrong,
 and :meth:`Result.raise_for_status` turns that into an exception when wanted.
 """
 
@@ -157,19 +158,28 @@ class Result:
         if not webbrowser.open(Path(handle.name).as_uri()):
             print(f"no web browser to open; the preview is in {handle.name}")
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, size_mm: float | None = None) -> Path:
         """Write one output, chosen by the file's suffix, and return its path.
 
         ``.js``: the code (body of ``async function build(THREE, ctx)``, docs/protocol.md);
         ``.html``: a standalone offline viewer; ``.glb``: the mesh (model results — code
         results export to GLB in the browser, through :class:`~vibedraw_widget.World`);
-        ``.json``: the improved sketch (improve) or the input sketch; ``.png``: the improved
-        drawing. Raises ``ValueError`` when this result has nothing of that kind.
+        ``.stl``, ``.3mf``, ``.obj``: the mesh for printing, in millimetres, z up, its
+        largest dimension ``size_mm`` (default 100); ``.json``: the improved sketch
+        (improve) or the input sketch; ``.png``: the improved drawing. Raises
+        ``ValueError`` when this result has nothing of that kind.
         """
         path = Path(path)
         suffix = path.suffix.lower()
         if not self.ok:
             raise ValueError(f"{self.label}: nothing to save, the task {self.status}")
+        if suffix in (".stl", ".3mf", ".obj"):
+            from .local.printing import DEFAULT_PRINT_MM, export_print
+
+            path.write_bytes(
+                export_print(self._mesh_glb(suffix), suffix, size_mm or DEFAULT_PRINT_MM)
+            )
+            return path
         if suffix == ".js":
             if self.code is None:
                 raise ValueError(f"{self.label}: this {self.kind} result has no code to save")
@@ -201,26 +211,52 @@ class Result:
             path.write_bytes(self.improved_png)
         else:
             raise ValueError(
-                f"{path.name}: unknown suffix {suffix!r}; use .js, .html, .glb, .json or .png"
+                f"{path.name}: unknown suffix {suffix!r}; "
+                "use .js, .html, .glb, .stl, .3mf, .obj, .json or .png"
             )
         return path
 
-    def output_suffixes(self) -> tuple[str, ...]:
-        """The files :meth:`save_all` writes for this result."""
+    def _mesh_glb(self, what: str) -> bytes:
+        if self.glb is None:
+            raise ValueError(
+                f"{self.label}: this {self.kind} result has no mesh for {what}; "
+                "generate with kind='model'"
+            )
+        return self.glb
+
+    def printability(self, size_mm: float = 100.0, min_wall_mm: float = 0.8) -> Any:
+        """Is this mesh printable with its largest dimension ``size_mm`` millimetres?
+
+        Returns a :class:`~vibedraw_widget.local.printing.Printability` (print it for a
+        summary): watertight, number of bodies (``single_body``), volume, size in mm, an
+        estimate of the thinnest wall (rays cast inward from sampled surface points), and
+        ``warnings``, e.g. for a wall thinner than ``min_wall_mm`` (0.8 mm: two lines of
+        a 0.4 mm nozzle).
+        """
+        from .local.printing import printability
+
+        return printability(self._mesh_glb("printing"), size_mm, min_wall_mm)
+
+    def output_suffixes(self, mesh_format: str = "glb") -> tuple[str, ...]:
+        """The files :meth:`save_all` writes for this result (a mesh as ``mesh_format``:
+        ``glb``, ``stl``, ``3mf`` or ``obj``)."""
         if not self.ok:
             return ()
         if self.glb is not None:
-            return (".glb", ".html")
+            return (f".{mesh_format.lower().lstrip('.')}", ".html")
         if self.code is not None:
             return (".js", ".html")
         if self.improved is not None:
             return (".json", ".png")
         return ()
 
-    def save_all(self, directory: str | Path, stem: str | None = None) -> list[Path]:
+    def save_all(
+        self, directory: str | Path, stem: str | None = None, mesh_format: str = "glb"
+    ) -> list[Path]:
         """Write every output of this result into ``directory`` (created if needed) as
-        ``{stem}.js`` + ``.html`` (code), ``.glb`` + ``.html`` (model) or ``.json`` +
-        ``.png`` (improve); a failed result writes ``{stem}.error.txt``."""
+        ``{stem}.js`` + ``.html`` (code), ``.glb`` (or ``mesh_format``: ``stl``, ``3mf``,
+        ``obj``) + ``.html`` (model) or ``.json`` + ``.png`` (improve); a failed result
+        writes ``{stem}.error.txt``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         stem = stem or safe_stem(self.label)
@@ -228,7 +264,8 @@ class Result:
             path = directory / f"{stem}.error.txt"
             path.write_text(f"{self.status}: {self.error or ''}\n", encoding="utf-8")
             return [path]
-        return [self.save(directory / f"{stem}{suffix}") for suffix in self.output_suffixes()]
+        suffixes = self.output_suffixes(mesh_format)
+        return [self.save(directory / f"{stem}{suffix}") for suffix in suffixes]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (bytes as sizes; no events)."""

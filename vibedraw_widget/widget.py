@@ -323,11 +323,13 @@ class SketchPad(anywidget.AnyWidget):
         *,
         provider: str | None = None,
         error: str | None = None,
+        merge: bool = False,
     ) -> PadTask:
         """Run a task on the current sketch in this kernel, streaming into the traits.
 
         ``kind``: ``"code"`` (Make 3D), ``"model"`` or ``"mesh"`` (Make mesh), ``"improve"`` or
         ``"edit"`` (changes ``pad.code`` as ``prompt`` says; ``error`` asks for a fix).
+        ``merge``: a model's parts unioned into one watertight solid (for printing).
         ``await pad.generate(…)`` or ``pad.generate(…).result()`` (blocking) give the
         ``complete`` data or raise :class:`GenerationError`.
         """
@@ -350,6 +352,7 @@ class SketchPad(anywidget.AnyWidget):
             prompt=self.prompt,
             threejs_code=self.code if task_type == "edit" else None,
             error=error,
+            options={"merge": True} if merge and is_model else {},
         )
         previous_code = self.code
         self._task_sketch = spec.sketch

@@ -219,12 +219,14 @@ class World(anywidget.AnyWidget):
     def from_results(
         cls,
         results: Iterable[Result],
-        spacing: float = 2.0,
+        spacing: float = 5.0,
         columns: int | None = None,
         **kwargs: Any,
     ) -> World:
         """A world with every completed result laid out on a grid in the ground plane
-        (``spacing`` metres apart, ``columns`` per row, default about square)."""
+        (``spacing`` metres apart, ``columns`` per row, default about square). Code and
+        mesh results are both 4 m across (the drawing's larger side), so the default
+        leaves a metre between neighbours."""
         usable = [r for r in results if r.ok and (r.glb is not None or r.code is not None)]
         world = cls(**kwargs)
         columns = columns or max(1, math.ceil(math.sqrt(len(usable))))

@@ -2,13 +2,16 @@
 
 One named node (and mesh) per part, smooth vertex normals, one PBR material per distinct
 colour; each node's ``extras`` record the part's kind, colour and the stroke indices it
-came from, so a reader can map a part back to the drawing.
+came from, so a reader can map a part back to the drawing. A merged solid is written as
+one node per colour region (``extras.solid`` names the solid); their vertices coincide
+where regions meet, so welding them (trimesh's ``merge_vertices``) gives the closed solid.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import trimesh
 from trimesh.exchange.gltf import export_glb
 from trimesh.visual.material import PBRMaterial
@@ -28,26 +31,48 @@ def linear_rgba(color: str) -> list[float]:
     return [round(x, 6) for x in lin] + [1.0]
 
 
-def meshes_to_glb(parts: list[Part]) -> bytes:
-    """A binary glTF 2.0 file of ``parts``, byte-for-byte the same for the same parts."""
-    scene = trimesh.Scene(base_frame="sketch")
-    materials: dict[str, PBRMaterial] = {}
+def _pieces(parts: list[Part]) -> Any:
+    """(name, vertices, faces, colour, extras) of each node: one per part, and for a
+    merged solid one per colour region (``{name}_{k}``, extras naming the ``solid``)."""
     for part in parts:
-        if part.color not in materials:
-            materials[part.color] = PBRMaterial(name=f"color_{part.color.lstrip('#')}")
-        mesh = trimesh.Trimesh(
-            part.mesh.vertices,
-            part.mesh.faces,
-            process=False,
-            validate=False,
-            visual=trimesh.visual.TextureVisuals(material=materials[part.color]),
-        )
         extras: dict[str, Any] = {
             "kind": part.kind,
             "strokes": list(part.strokes),
             "color": part.color,
         }
-        scene.add_geometry(mesh, node_name=part.name, geom_name=part.name, metadata=extras)
+        if part.regions is None or not part.region_colors or len(part.region_colors) == 1:
+            yield part.name, part.mesh.vertices, part.mesh.faces, part.color, extras
+            continue
+        for k, color in enumerate(part.region_colors):
+            faces = np.asarray(part.mesh.faces)[part.regions == k]
+            if not len(faces):
+                continue
+            used, inverse = np.unique(faces, return_inverse=True)
+            piece = {**extras, "color": color, "solid": part.name}
+            yield (
+                f"{part.name}_{k}",
+                np.asarray(part.mesh.vertices)[used],
+                inverse.reshape(-1, 3),
+                color,
+                piece,
+            )
+
+
+def meshes_to_glb(parts: list[Part]) -> bytes:
+    """A binary glTF 2.0 file of ``parts``, byte-for-byte the same for the same parts."""
+    scene = trimesh.Scene(base_frame="sketch")
+    materials: dict[str, PBRMaterial] = {}
+    for name, vertices, faces, color, extras in _pieces(parts):
+        if color not in materials:
+            materials[color] = PBRMaterial(name=f"color_{color.lstrip('#')}")
+        mesh = trimesh.Trimesh(
+            vertices,
+            faces,
+            process=False,
+            validate=False,
+            visual=trimesh.visual.TextureVisuals(material=materials[color]),
+        )
+        scene.add_geometry(mesh, node_name=name, geom_name=name, metadata=extras)
     factors = {f"color_{c.lstrip('#')}": linear_rgba(c) for c in materials}
 
     def exact_materials(tree: dict[str, Any]) -> None:

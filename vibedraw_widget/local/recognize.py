@@ -51,6 +51,14 @@ _SCALE = {
 }
 _BLOB_SCORE = 0.45  # a closed outline that nothing fits better than this is a blob
 
+CLOSE_GAP = 0.10
+"""A stroke is closed when its ends come within this fraction of the loop's length (the
+loop being most of the stroke); the mesh path closes exactly these gaps."""
+
+JOIN_GAP, JOIN_SLACK = 0.12, 4.0
+"""Open strokes of one colour join when their ends are within ``JOIN_GAP`` of the
+larger one's bounding-box diagonal plus ``JOIN_SLACK`` pixels."""
+
 
 @dataclass
 class Shape:
@@ -101,24 +109,39 @@ def recognize(sketch: Any) -> list[Shape]:
     Returns one :class:`Shape` per stroke, or per group of strokes drawn as one closed
     shape, in drawing order (the order of each shape's first stroke).
     """
+    return [shape for shape, _ in recognize_outlines(sketch)]
+
+
+def recognize_outlines(sketch: Any) -> list[tuple[Shape, np.ndarray | None]]:
+    """:func:`recognize`, each shape paired with the closed loop it was recognised from.
+
+    The loop is the drawn points (sketch pixels, ``(n, 2)``, the first point not repeated):
+    the whole stroke (or chain) when it closes without crossing itself, its gap bridged
+    by the straight segment from the last point back to the first; else the part between
+    the two points where the closure test cut it, overshoot and tails dropped. It is
+    ``None`` for open shapes (and for a dot, which encloses nothing). The mesh path
+    inflates exactly these loops, so that it and the recogniser agree on what is closed.
+    """
     data = _as_sketch_dict(sketch)
     strokes = data["strokes"]
     prepared = [_prepare(np.asarray(s["points"], dtype=float)[:, :2]) for s in strokes]
     # Each stroke's closure test, once: stroke joining and recognition both need it.
     closures = [_closure(p) if len(p) >= 2 else None for p in prepared]
-    shapes = []
+    found = []
     for chain in _join_open_strokes(prepared, closures, strokes):
         group = sorted(i for i, _ in chain)
         if len(chain) == 1:
-            shape = _recognize_points(prepared[group[0]], closure=closures[group[0]])
+            pts, closure = prepared[group[0]], closures[group[0]]
+            shape, loop = _recognize_points(pts, closure=closure, with_loop=True)
         else:
-            shape = _recognize_points(_chain_points(prepared, chain), force_closed=True)
+            pts = _chain_points(prepared, chain)
+            shape, loop = _recognize_points(pts, force_closed=True, with_loop=True)
         shape.strokes = group
         shape.color = _dominant(strokes, group, "color")
         shape.width = float(_dominant(strokes, group, "width"))
-        shapes.append(shape)
-    shapes.sort(key=lambda s: min(s.strokes))
-    return shapes
+        found.append((shape, loop))
+    found.sort(key=lambda t: min(t[0].strokes))
+    return found
 
 
 def predicted_kinds(
@@ -319,7 +342,7 @@ def _join_open_strokes(
                 for p, q in ((e, b.start), (e, b.end), (s, b.start), (s, b.end))
             ]
         )
-        tol = 0.12 * np.maximum([a.size for a in earlier], b.size) + 4
+        tol = JOIN_GAP * np.maximum([a.size for a in earlier], b.size) + JOIN_SLACK
         same = np.array([a.color == b.color for a in earlier])
         d = np.where(same[:, None] & (d < tol[:, None]), d, np.inf)
         return d.min(axis=1), d.argmin(axis=1)
@@ -351,7 +374,7 @@ def _join_open_strokes(
         joined = (ca + cb, ca + flip(cb), flip(ca) + cb, cb + ca)[way]
         new = info(joined, first.color)
         if (
-            np.hypot(*(new.start - new.end)) < 0.12 * new.size + 4
+            np.hypot(*(new.start - new.end)) < JOIN_GAP * new.size + JOIN_SLACK
             or _closure(_chain_points(prepared, joined))[0]
         ):
             closed.append(joined)
@@ -387,7 +410,7 @@ def _closure(pts: np.ndarray) -> tuple[bool, int, int, np.ndarray]:
     diag = float(np.hypot(*(rs[i : j + 1].max(0) - rs[i : j + 1].min(0))))
     # Closed: the ends meet (within a tenth of the loop), and the loop is most of the
     # stroke (what is cut off is overshoot or a tail, not half the drawing).
-    closed = gap < 0.10 * loop_len and loop_len > 0.5 * length and diag > 1e-6
+    closed = gap < CLOSE_GAP * loop_len and loop_len > 0.5 * length and diag > 1e-6
     return bool(closed), int(i), int(j), rs
 
 
@@ -395,8 +418,10 @@ def _recognize_points(
     pts: np.ndarray,
     force_closed: bool = False,
     closure: tuple[bool, int, int, np.ndarray] | None = None,
-) -> Shape:
-    """The shape of one stroke or chain; ``closure`` is ``_closure(pts)`` when known."""
+    with_loop: bool = False,
+) -> Any:
+    """The shape of one stroke or chain; ``closure`` is ``_closure(pts)`` when known.
+    With ``with_loop``, ``(shape, loop)`` as :func:`recognize_outlines` pairs them."""
     pts = _prepare(pts)
     if len(pts) < 2 or polyline_length(pts) < 2:
         p = pts[0] if len(pts) else np.zeros(2)
@@ -406,10 +431,43 @@ def _recognize_points(
             "angle": 0.0,
             "bbox": _bbox(pts.reshape(-1, 2)),
         }
-        return Shape("ellipse", [], geo, score=0.5, closed=True)
+        dot = Shape("ellipse", [], geo, score=0.5, closed=True)
+        return (dot, None) if with_loop else dot
     closed, i, j, rs = closure or _closure(pts)
     if force_closed and not closed:
         closed, i, j = True, 0, len(rs) - 1
+    shape = _shape_of(pts, closed, i, j, rs)
+    if not with_loop:
+        return shape
+    return shape, (_drawn_loop(pts, i / (len(rs) - 1), j / (len(rs) - 1)) if closed else None)
+
+
+def _drawn_loop(pts: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """The loop a closed stroke draws: the whole stroke when it meets its start without
+    crossing itself (a gap, bridged straight: nothing drawn is lost), else the stroke cut
+    where its ends pass closest (overshoot and tails dropped)."""
+    from shapely.geometry import LinearRing
+
+    if len(pts) >= 3 and LinearRing(pts).is_simple:
+        return pts[:-1] if np.hypot(*(pts[-1] - pts[0])) < 1e-9 else pts
+    return _cut_loop(pts, t0, t1)
+
+
+def _cut_loop(pts: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """The drawn points of ``pts`` between fractions ``t0`` and ``t1`` of its length, the
+    cut points interpolated, every drawn point in between kept (so corners stay sharp)."""
+    cum = np.concatenate([[0.0], np.cumsum(np.sqrt((np.diff(pts, axis=0) ** 2).sum(1)))])
+    a, b = t0 * cum[-1], t1 * cum[-1]
+    inner = pts[(cum > a) & (cum < b)]
+    ends = [np.array([np.interp(t, cum, pts[:, k]) for k in range(2)]) for t in (a, b)]
+    loop = np.vstack([ends[0], inner, ends[1]])
+    if np.hypot(*(loop[-1] - loop[0])) < 1e-9:
+        loop = loop[:-1]
+    return loop
+
+
+def _shape_of(pts: np.ndarray, closed: bool, i: int, j: int, rs: np.ndarray) -> Shape:
+    """Fit and score every kind: closed ones on the loop ``rs[i:j + 1]``, else open ones."""
     if closed:
         loop = resample(rs[i : j + 1], _LOOP_POINTS, closed=True)
         fits = _closed_fits(loop)

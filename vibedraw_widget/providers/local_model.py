@@ -14,7 +14,11 @@ so a cancelled task stops at the next stage boundary and the event loop never bl
 =================  ==========================================================
 
 Options (``request.options``): ``detail`` (float, default 1: about 6,000 triangles per
-inflated part; 0.4 to 5 sensible) and ``size`` (metres across the drawing, default 1).
+inflated part; 0.4 to 5 sensible) and ``size`` (metres across the drawing, default 4:
+the code path's unit). A known object named by the prompt or the sketch's labels
+("a snowman", "a house") has its parts arranged as the code path's scene arranges them.
+``merge`` (bool, default false) unions every part into one watertight solid (manifold3d),
+coloured by region, after inflating.
 """
 
 from __future__ import annotations
@@ -37,6 +41,13 @@ def _number_option(
             f"`options.{key}`: must be between {lo} and {hi}, got {value}", "ValueError"
         )
     return float(value)
+
+
+def _bool_option(options: dict[str, Any], key: str) -> bool:
+    value = options.get(key, False)
+    if not isinstance(value, bool):
+        raise ProviderError(f"`options.{key}`: expected true or false, got {value!r}", "ValueError")
+    return value
 
 
 class LocalModelProvider(ModelProvider):
@@ -72,7 +83,14 @@ class LocalModelProvider(ModelProvider):
             )
 
         ctx.progress("inflating", 0.5, f"inflating {n_out} outlines, {n_tubes} tubes")
-        parts = await ctx.run_cpu(mesh.inflate_layout, layout, triangulations, detail)
+        # The prompt may name a known object (the sketch's labels are in the layout).
+        parts = await ctx.run_cpu(
+            mesh.inflate_layout, layout, triangulations, detail, request.prompt
+        )
+
+        if _bool_option(request.options, "merge"):
+            ctx.progress("inflating", 0.85, f"merging {len(parts)} parts into one solid")
+            parts = await ctx.run_cpu(mesh.merge_parts, parts)
 
         faces = sum(len(p.mesh.faces) for p in parts)
         ctx.progress("exporting", 0.9, f"{len(parts)} parts, {faces} triangles")

@@ -7,11 +7,14 @@ can run it in a worker process and report progress in between:
 2. :func:`triangulate_outline` (:mod:`.triangulate`, *triangulating*): outline → triangles;
 3. :func:`inflate_layout` (:mod:`.inflate`, *inflating*): triangles → watertight parts.
 
+After inflating, :mod:`.placement` arranges a known object's parts as the code path does
+and names them; :func:`merge_parts` (optional) unions them into one solid.
 :func:`sketch_to_meshes` runs all three in-process; :func:`vibedraw_widget.local.gltf.meshes_to_glb`
 writes the parts as a GLB.
 """
 
 from .inflate import Part, inflate_layout, poisson_height, sketch_to_meshes, tube_mesh
+from .merge import merge_parts
 from .outlines import DEFAULT_SIZE, Frame, Layout, Outline, Tube, find_outlines, sketch_frame
 from .triangulate import (
     DEFAULT_DETAIL,
@@ -31,6 +34,7 @@ __all__ = [
     "Tube",
     "find_outlines",
     "inflate_layout",
+    "merge_parts",
     "poisson_height",
     "sketch_frame",
     "sketch_to_meshes",

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.affinity
 import trimesh
 from scipy import sparse
 from scipy.interpolate import LinearNDInterpolator
@@ -24,6 +25,19 @@ from shapely.geometry import MultiPolygon, Polygon
 from ..recognize import polyline_length, resample
 from .outlines import DEFAULT_SIZE, Layout, Outline, find_outlines
 from .triangulate import DEFAULT_DETAIL, Triangulation, triangulate_layout
+
+
+def arrange_parts(parts: list[Part], layout: Layout, prompt: str) -> dict[int, str]:
+    from .placement import arrange_parts
+
+    return arrange_parts(parts, layout, prompt)
+
+
+def name_parts(parts: list[Part], layout: Layout, roles: dict[int, str]) -> None:
+    from .placement import name_parts
+
+    name_parts(parts, layout, roles)
+
 
 NESTED_RAISE = 0.35
 """How far a nested outline stands out of its container, relative to its own inflation."""
@@ -44,6 +58,15 @@ class Part:
     kind: str  # "inflated" or "tube"
     strokes: list[int]
     outline: Polygon | MultiPolygon | None = None
+    shape: int | None = None
+    """Index of the recognised shape it came from (in :attr:`Layout.shapes`)."""
+    shape_kind: str = "part"
+    """The recognised kind (ellipse, rectangle, … line, polyline)."""
+    offset: tuple[float, float] = (0.0, 0.0)
+    """How far (x, y) the layout moved the part from where it was drawn."""
+    regions: np.ndarray | None = None
+    """For a merged solid: each face's colour, an index into ``region_colors``."""
+    region_colors: list[str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Parts travel between pool processes. A pickled Trimesh carries its whole cache
@@ -118,10 +141,15 @@ class _Surfaces:
 
 
 def inflate_layout(
-    layout: Layout, triangulations: list[Triangulation], detail: float = DEFAULT_DETAIL
+    layout: Layout,
+    triangulations: list[Triangulation],
+    detail: float = DEFAULT_DETAIL,
+    prompt: str = "",
 ) -> list[Part]:
     """Stage 3 (*inflating*): inflate each outline, place nested and layered ones, build
-    tubes, and centre the whole model along z (the frame placed x and y)."""
+    tubes, arrange a known object as the code path does (``prompt`` and the sketch's
+    labels name it, see :mod:`.placement`), name the parts, and centre the model along z
+    (the frame placed x and y)."""
     parts: list[Part] = []
     surfaces = _Surfaces()
     meshes: dict[int, trimesh.Trimesh] = {}
@@ -148,15 +176,17 @@ def inflate_layout(
     for i, outline in enumerate(layout.outlines):
         parts.append(
             Part(
-                name=f"outline_{i}",
+                name=f"{outline.kind}_{i}",
                 mesh=meshes[i],
                 color=outline.color,
                 kind="inflated",
                 strokes=outline.strokes,
                 outline=outline.polygon,
+                shape=outline.shape,
+                shape_kind=outline.kind,
             )
         )
-    for k, tube in enumerate(layout.tubes):
+    for tube in layout.tubes:
         pts = np.column_stack((tube.points, np.zeros(len(tube.points))))
         # A tube drawn over an outline lies on its surface.
         for i in reversed(order):
@@ -165,8 +195,29 @@ def inflate_layout(
                 pts[:, 2] = surfaces.z(i, tube.points) + tube.radius * 0.5
                 break
         mesh = tube_mesh(pts, tube.radius, detail)
-        parts.append(Part(f"tube_{k}", mesh, tube.color, "tube", tube.strokes))
+        parts.append(
+            Part(
+                f"{tube.kind}_{len(parts)}",
+                mesh,
+                tube.color,
+                "tube",
+                tube.strokes,
+                shape=tube.shape,
+                shape_kind=tube.kind,
+            )
+        )
     if parts:
+        floor = min(float(p.mesh.bounds[0, 1]) for p in parts)
+        roles = arrange_parts(parts, layout, prompt)
+        name_parts(parts, layout, roles)
+        # Arranging may lower a part (wheels onto the ground): keep the model on its floor.
+        dy = floor - min(float(p.mesh.bounds[0, 1]) for p in parts)
+        if abs(dy) > 1e-12:
+            for p in parts:
+                p.mesh.apply_translation((0.0, dy, 0.0))
+                if p.outline is not None:
+                    p.outline = shapely.affinity.translate(p.outline, 0.0, dy)
+                p.offset = (p.offset[0], p.offset[1] + dy)
         zs = np.concatenate([p.mesh.bounds[:, 2] for p in parts])
         dz = -(zs.min() + zs.max()) / 2
         for p in parts:
@@ -277,12 +328,24 @@ def tube_mesh(points: np.ndarray, radius: float, detail: float = DEFAULT_DETAIL)
 
 
 def sketch_to_meshes(
-    sketch: dict[str, Any], detail: float = DEFAULT_DETAIL, size: float = DEFAULT_SIZE
+    sketch: dict[str, Any],
+    detail: float = DEFAULT_DETAIL,
+    size: float = DEFAULT_SIZE,
+    prompt: str = "",
+    merge: bool = False,
 ) -> list[Part]:
     """A validated sketch → watertight parts (metres, x right, y up, inflated along ±z).
 
     ``detail`` scales the triangle count (1 ≈ 6,000 triangles per inflated part, kept
-    within 2,000–30,000); ``size`` is the drawing's larger side in metres.
+    within 2,000–30,000); ``size`` is the drawing's larger side in metres (the code
+    path's too, by default); ``prompt`` (with the sketch's labels) may name a known
+    object whose parts are then arranged as in the code path; ``merge`` unions the parts
+    into one solid (:func:`~.merge.merge_parts`).
     """
     layout = find_outlines(sketch, size)
-    return inflate_layout(layout, triangulate_layout(layout, detail), detail)
+    parts = inflate_layout(layout, triangulate_layout(layout, detail), detail, prompt)
+    if merge:
+        from .merge import merge_parts
+
+        parts = merge_parts(parts)
+    return parts
