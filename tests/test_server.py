@@ -215,7 +215,17 @@ BAD_BODIES = [
     ("queue/3d", b'{"image_base64": "%s"}' % HUGE_PNG, "image_base64"),
     ("queue/3d", b'{"image_base64": "%s"}' % TRUNCATED_PNG, "image_base64: a damaged PNG"),
     ("queue/3d", b'{"sketch": {}, "prompt": 7}', "prompt"),
-    ("queue/3d", b'{"sketch": {}, "provider": "nope"}', "provider"),
+    ("queue/3d", b'{"sketch": {"strokes": [{"points": [[1, 2]]}]}, "provider": "x"}', "provider"),
+    ("queue/3d", b'{"sketch": {}}', "sketch.strokes: the sketch is empty"),
+    ("queue/3d", b'{"sketch": {"strokes": [{"points": []}]}}', "sketch.strokes"),
+    ("queue/3d", b'{"sketch": 5}', "sketch: expected an object"),
+    pytest.param(
+        "queue/3d", b"[" * 100_000 + b"]" * 100_000, "body: JSON nested too deeply", id="nested"
+    ),
+    ("queue/improve", b'{"sketch": {"strokes": []}}', "sketch.strokes"),
+    ("trellis/task", b'{"sketch": {"strokes": []}}', "sketch.strokes"),
+    ("trellis/task", b'{"input": {"image": "aGVsbG8gd29ybGQ="}}', "input.image: not a PNG"),
+    ("queue/edit", b'{"scene": {"parts": [{"name": "a"}]}, "prompt": "red"}', "scene.parts[0]"),
     ("queue/3d", b'{"sketch": {}, "task_id": "../../etc"}', "task_id"),
     ("queue/3d", b'{"sketch": {}, "max_tokens": -4}', "max_tokens"),
     ("queue/edit", b'{"prompt": "make it red"}', "threejs_code"),
@@ -233,6 +243,7 @@ async def test_bad_input_answers_400_naming_the_field(api_url, auth, path, body,
         response = await client.post(api_url + path, content=body)
     assert response.status_code == 400, response.text
     assert field in response.json()["message"]
+    assert "sketch.sketch" not in response.text and " object at 0x" not in response.text
 
 
 @pytest.mark.parametrize("position", ["²", "-1", "1e3", "99999999999999999999"])
