@@ -125,7 +125,7 @@ class Engine:
                 f"{len(self._waiting)} tasks are already waiting (max_queued_tasks="
                 f"{self.settings.max_queued_tasks}); try again when some finish"
             )
-        record = TaskRecord(spec.task_id, spec.type, provider.name)
+        record = TaskRecord(spec.task_id, spec.type, provider.name, submitter=spec.submitter)
         await self.store.create(record)
         if self.run_tasks:
             self._waiting.add(spec.task_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, CFloat, CInt, Enum, Unicode, default
 
@@ -90,6 +92,12 @@ class VibeDraw(ExtensionApp):
         """The engine's :class:`Settings` from this app's traitlets."""
         names = [f for f in Settings.__dataclass_fields__ if self.has_trait(f)]
         return Settings(**{name: getattr(self, name) for name in names})
+
+    instance_id = Unicode(help="This server process's random id (a fallback identity).")
+
+    @default("instance_id")
+    def _default_instance_id(self) -> str:
+        return uuid.uuid4().hex
 
     def initialize_settings(self) -> None:
         self.engine = Engine(self.settings_from_config(), run_tasks=self.run_tasks)
