@@ -30,6 +30,7 @@ class Settings:
     task_timeout: float = 300.0
     max_upload_bytes: int = 20 * 1024 * 1024
     retention_seconds: float = 3600.0
+    max_finished_tasks: int = 500  # memory store: older finished tasks are dropped beyond it
     store_url: str = "memory://"
     claim_after_seconds: float = 30.0  # redis store: a dead worker's task is re-run after this
     cpu_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))

@@ -64,6 +64,11 @@ class VibeDraw(ExtensionApp):
     retention_seconds = CFloat(
         Settings.retention_seconds, help="How long finished tasks' logs are kept."
     ).tag(config=True)
+    max_finished_tasks = CInt(
+        Settings.max_finished_tasks,
+        help="Finished tasks kept in memory (memory:// store); beyond it the oldest are "
+        "dropped before retention_seconds.",
+    ).tag(config=True)
     store_url = Unicode(
         Settings.store_url,
         help="Where tasks live: memory:// (this process) or redis://host:port/db.",
