@@ -429,3 +429,20 @@ async def test_providers_lists_defaults_and_configuration(api_url, auth):
     assert "NEEDS_KEY_API_KEY" in by_key[("code", "needs-key")]["message"]
     assert by_key[("code", "scripted")]["configured"] is True
     assert sum(p["default"] for p in providers if p["kind"] == "model") == 1
+
+
+async def test_token_and_cookie_requests_to_one_server_are_one_person(api_url, auth, token, engine):
+    """jupyter-server gives every token request a fresh anonymous user: the server's own
+    identity is what they share, and a cookie session of the same server shares it."""
+    task_id = await start(api_url, auth, prompt="n=2")
+    await finished(engine, task_id)
+    again = await read_sse(api_url, auth, task_id)
+    assert again[-1][1] == "complete"
+    submitter = (await engine.get(task_id)).submitter
+    assert submitter.startswith("server:") and token not in submitter
+    client = await cookie_client(api_url, token)
+    try:
+        seen = await client.get(f"{api_url}task/{task_id}")
+    finally:
+        await client.aclose()
+    assert seen.status_code == 200 and seen.json()["status"] == "completed"
