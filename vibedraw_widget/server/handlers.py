@@ -75,22 +75,24 @@ class VibeDrawMixin(ExtensionHandlerMixin):
         """Who is asking, as tasks record it (README, "Security"): stable for one person,
         distinct between people.
 
-        * On JupyterHub (``JUPYTERHUB_USER`` set), the hub user the request is
-          authenticated as: ``user:<name>``.
-        * With jupyter-server's own identity provider (token or password), whoever holds
-          the token or the password is the server's owner; jupyter-server gives each
-          token request without a login cookie a fresh anonymous user, so every request
-          maps to the server itself: ``server:<id>``, the id derived from its token (or
-          its password hash), so servers sharing a store and a token share their tasks.
-        * With any other identity provider, the user it names: ``user:<name>``.
+        * With an identity provider that names people (JupyterHub's, or any other than
+          jupyter-server's own), the user it names: ``user:<name>``.
+        * With jupyter-server's own provider (token or password) on a single-user server
+          spawned by JupyterHub, the hub user the server belongs to (``JUPYTERHUB_USER``).
+        * Otherwise whoever holds the token or the password is the server's owner; and
+          since jupyter-server gives each token request without a login cookie a fresh
+          anonymous user, every request maps to the server itself: ``server:<id>``, the id
+          derived from its token (or password hash), so servers sharing a store and a
+          token share their tasks.
         """
         user = self.current_user
         provider = self.identity_provider
-        named = os.environ.get("JUPYTERHUB_USER") or not type(provider).__module__.startswith(
-            "jupyter_server.auth"
-        )
-        if named and getattr(user, "username", None):
+        own_provider = type(provider).__module__.startswith("jupyter_server.")
+        if not own_provider and getattr(user, "username", None):
             return f"user:{user.username}"
+        hub_user = os.environ.get("JUPYTERHUB_USER")
+        if hub_user:
+            return f"user:{hub_user}"
         secret = (
             provider.token
             or getattr(provider, "hashed_password", "")
@@ -335,10 +337,25 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
             raise web.HTTPError(403, f"not authorized to follow tasks ({AUTH_RESOURCE})")
         self.task_id = (await self.owned_task(task_id)).task_id
         self.after = self.resume_position(self.get_argument("after", "0"), "after")
-        if self.request.headers.get("Upgrade", "").lower() != "websocket":
-            # tornado would answer this in plain text
-            raise web.HTTPError(400, 'Upgrade: expected "websocket" (this route is a WebSocket)')
+        self.check_handshake()
         await super().get(task_id)
+
+    def check_handshake(self) -> None:
+        """What tornado checks before it upgrades, refused here first so that the answer is
+        JSON naming the header (tornado's own refusals are plain text or empty)."""
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            raise web.HTTPError(400, 'Upgrade: expected "websocket" (this route is a WebSocket)')
+        connection = [v.strip().lower() for v in headers.get("Connection", "").split(",")]
+        if "upgrade" not in connection:
+            raise web.HTTPError(400, 'Connection: expected "Upgrade"')
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            raise web.HTTPError(426, "Sec-WebSocket-Version: expected 13")
+        if not headers.get("Sec-WebSocket-Key"):
+            raise web.HTTPError(400, "Sec-WebSocket-Key: missing")
+        origin = headers.get("Origin") or headers.get("Sec-Websocket-Origin")
+        if origin is not None and not self.check_origin(origin):
+            raise web.HTTPError(403, "Origin: cross-origin WebSockets are not allowed")
 
     def open(self, task_id: str) -> None:  # type: ignore[override]
         super().open()  # starts jupyter-server's ping loop

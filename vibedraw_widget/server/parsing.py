@@ -196,7 +196,7 @@ def trellis_spec(body: Mapping[str, Any]) -> TaskSpec:
         raise BadRequest("input.image: send a PNG (base64 or data URL) or a sketch")
     options = {k: inputs[k] for k in TRELLIS_OPTIONS if k in inputs}
     for key, value in options.items():
-        _bounded({key: value}, key, 0, 2**32, integer=key.endswith(("seed", "steps")))
+        _bounded({f"input.{key}": value}, f"input.{key}", 0, 2**32, key.endswith(("seed", "steps")))
     options.update(_options(body))
     if isinstance(body.get("model"), str):
         options["remote_model"] = body["model"]
