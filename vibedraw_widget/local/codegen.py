@@ -92,26 +92,33 @@ def _angles(degrees: Any) -> str:
 
 def _json(value: Any) -> str:
     """JSON that is also safe anywhere in JavaScript and inside an HTML ``<script>``: ASCII
-    only (so no raw U+2028/U+2029 line separators), with ``<``, ``>``, ``&`` and ``/`` escaped
-    (no ``</script>``, no ``*/``). JSON parsers read it back unchanged."""
+    only (so no raw U+2028/U+2029 line separators), with ``<``, ``>``, ``&``, quotes and ``/``
+    escaped (no ``</script>``, no ``*/``). JSON parsers read it back unchanged."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
     return "".join(_JSON_ESCAPES.get(c, c) for c in text) if _NEEDS_ESCAPE.search(text) else text
 
 
-_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "/": "\\/"}
-_NEEDS_ESCAPE = re.compile(r"[<>&/]")
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "'": "\\u0027",
+    "`": "\\u0060",
+    "/": "\\/",
+}
+_NEEDS_ESCAPE = re.compile(r"[<>&'`/]")
 
 
 def _js_string(text: str) -> str:
     return _json(str(text))
 
 
-_COMMENT_UNSAFE = re.compile(r"[^\w ,.;:!?'\"()#%+=-]+")
+_COMMENT_UNSAFE = re.compile(r"[^\w ,.;:!?#%+=-]+")
 
 
 def _plain(text: str) -> str:
     """Text for a ``//`` comment: one line of plain characters. Anything else (line breaks
-    of any kind, ``*/``, ``<``, backslashes, symbols) becomes a space, so a comment
+    of any kind, ``*/``, ``<``, quotes, brackets, backslashes) becomes a space, so a comment
     cannot end early or carry code."""
     text = _COMMENT_UNSAFE.sub(" ", str(text))
     return re.sub(r" +", " ", text).strip()[:200]
