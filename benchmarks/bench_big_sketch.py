@@ -5,7 +5,8 @@ parsed and checked in the engine's process pool), then probes an unrelated SSE s
 (subscribe to a finished task, time to its first event, every 20 ms):
 
 1. idle, for ``--probe-seconds``;
-2. while a 200,000-point sketch (10 strokes of 20,000 points, about 9 MB of JSON) is
+2. after one unmeasured large POST (the parsing process starts on the first), while a
+   200,000-point sketch (10 strokes of 20,000 points, about 9 MB of JSON) is
    posted to ``queue/3d`` by ``curl`` in another process, from the first byte sent to
    the answer (the parse and the check happen in that window); ``--rounds`` times;
 3. for comparison, while the task that POST started runs (recognising 200,000 points).
@@ -24,12 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_batch import TOKEN, _auth, finished_task, percentiles, probe, start_server  # noqa: E402
+from bench_batch import DATA, TOKEN, _auth, percentiles, probe, start_server  # noqa: E402
 
 POINTS = 200_000
 PER_STROKE = 20_000
@@ -51,29 +53,59 @@ def big_body(path: Path) -> int:
     return path.stat().st_size
 
 
+def finished_task(url: str) -> str:
+    """A small code task run to its end (the probe replays its stream). The first task
+    waits for the pool's workers to start, which on a busy machine takes a while."""
+    sketch = json.loads((DATA / "ellipse_00.json").read_text())
+    with httpx.Client(headers=_auth(), timeout=300) as client:
+        response = client.post(url + "vibedraw/api/queue/3d", json={"sketch": sketch})
+        task_id = response.json()["task_id"]
+        with client.stream("GET", url + f"vibedraw/api/subscribe/{task_id}") as r:
+            for _ in r.iter_lines():
+                pass
+    return task_id
+
+
+def probe_while(url: str, task_id: str, going: Callable[[], bool]) -> list[float]:
+    """:func:`bench_batch.probe` on one client for as long as ``going()``: a client made
+    per short window would spend the window on its own start-up on a busy machine."""
+    latencies = []
+    with httpx.Client(headers=_auth(), timeout=60) as client:
+        while going():
+            started = time.perf_counter()
+            with client.stream("GET", url + f"vibedraw/api/subscribe/{task_id}") as response:
+                for line in response.iter_lines():
+                    if line.startswith("id:"):
+                        latencies.append((time.perf_counter() - started) * 1000)
+                        break
+            time.sleep(0.02)  # the probe's pace, as in bench_batch
+    return latencies
+
+
 def post_and_probe(url: str, probe_task: str, body: Path) -> tuple[list[float], float, str]:
     """Probe while curl posts ``body``; the probe's samples, the POST's seconds, its answer."""
+    # As the widget and the Client send it: with curl's default form content type,
+    # tornado would first split the whole body as form fields on its event loop.
     command = ["curl", "-s", "-H", f"Authorization: token {TOKEN}",
+               "-H", "Content-Type: application/json",
                "--data-binary", f"@{body}", url + "vibedraw/api/queue/3d"]  # fmt: skip
     started = time.perf_counter()
     poster = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    samples: list[float] = []
-    while poster.poll() is None:
-        samples += probe(url, probe_task, 0.1)
+    samples = probe_while(url, probe_task, lambda: poster.poll() is None)
     seconds = time.perf_counter() - started
     return samples, seconds, poster.stdout.read()
 
 
 def probe_task_run(url: str, probe_task: str, task_id: str, limit: float) -> list[float]:
     """Probe while the posted task runs (up to ``limit`` s; then it is cancelled)."""
-    samples: list[float] = []
     end = time.monotonic() + limit
-    with httpx.Client(headers=_auth(), timeout=30) as client:
-        while time.monotonic() < end:
+    with httpx.Client(headers=_auth(), timeout=60) as client:
+
+        def going() -> bool:
             status = client.get(url + f"vibedraw/api/task/{task_id}").json()["status"]
-            if status in ("completed", "failed", "cancelled"):
-                break
-            samples += probe(url, probe_task, 0.3)
+            return time.monotonic() < end and status not in ("completed", "failed", "cancelled")
+
+        samples = probe_while(url, probe_task, going)
         client.delete(url + f"vibedraw/api/task/{task_id}")
     return samples
 
@@ -91,12 +123,19 @@ def main() -> None:
         try:
             probe_task = finished_task(url)
             probe(url, probe_task, 0.5)  # warm connections
+            # Warm the parsing process (started on the first large body), not measured:
+            # 400 KiB of sketch, over the size that goes to it.
+            warm = Path(tmp) / "warm.json"
+            points = [[i % 640 + 0.25, i % 480 + 0.25] for i in range(20_000)]
+            warm.write_text(json.dumps({"sketch": {"strokes": [{"points": points}]}}))
+            print("warm-up POST:", post_and_probe(url, probe_task, warm)[1:])
             idle: list[float] = []
             posting: list[float] = []
             running: list[float] = []
             posts = []
             for _ in range(args.rounds):
-                idle += probe(url, probe_task, args.probe_seconds)
+                end = time.monotonic() + args.probe_seconds
+                idle += probe_while(url, probe_task, lambda end=end: time.monotonic() < end)
                 samples, seconds, answer = post_and_probe(url, probe_task, body)
                 posting += samples
                 reply = json.loads(answer)
@@ -105,7 +144,10 @@ def main() -> None:
                     running += probe_task_run(url, probe_task, reply["task_id"], args.task_seconds)
         finally:
             process.terminate()
-            process.wait(30)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()  # it had a minute to cancel its tasks and stop
     i, p, r = percentiles(idle), percentiles(posting), percentiles(running)
     print(f"sketch: {POINTS} points, {size / 1e6:.1f} MB of JSON; {args.rounds} POSTs")
     for seconds, status in posts:

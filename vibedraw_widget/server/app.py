@@ -8,6 +8,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, CFloat, CInt, Enum, Unicode, default
 
 from ..engine import Engine
+from ..engine.pool import CpuPool
 from ..settings import Settings
 from .handlers import handlers
 
@@ -106,6 +107,10 @@ class VibeDraw(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self.engine = Engine(self.settings_from_config(), run_tasks=self.run_tasks)
+        # Large request bodies are parsed in a process of their own (not behind meshing in
+        # the engine's pool), at the lowest priority like it, so that the server answering
+        # everyone else wins the CPU over one large upload.
+        self.body_pool = CpuPool(1, self.cpu_pool)
         if self.engine.run_tasks:
             self.engine.cpu.warm()
         self.log.info("vibedraw: %r", self.engine)
@@ -116,3 +121,4 @@ class VibeDraw(ExtensionApp):
     async def stop_extension(self) -> None:
         """Cancel running tasks so each log ends with ``cancelled``, then release pools."""
         await self.engine.close()
+        self.body_pool.shutdown()

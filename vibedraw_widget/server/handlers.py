@@ -126,8 +126,8 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
     """JSON handlers: errors as ``{"message": …}`` with DESIGN §4's statuses."""
 
     async def read_body(self) -> dict[str, Any]:
-        """The body's JSON object. A large one is parsed and its sketch checked in the CPU
-        pool, so that the event loop keeps serving streams meanwhile."""
+        """The body's JSON object. A large one is parsed and its sketch checked in another
+        process, so that the event loop keeps serving streams meanwhile."""
         raw = self.request.body
         limit = self.extensionapp.max_upload_bytes  # type: ignore[attr-defined]
         if len(raw) > limit:
@@ -135,7 +135,8 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
         try:
             if len(raw) < LARGE_BODY:
                 return parse_body(raw)
-            body, sketch = await self.engine.cpu.run(parse_large_body, raw)
+            pool = self.extensionapp.body_pool  # type: ignore[attr-defined]
+            body, sketch = await pool.run(parse_large_body, raw)
         except BadRequest as exc:
             raise web.HTTPError(400, str(exc)) from None
         if sketch is not None:
