@@ -111,6 +111,20 @@ async def test_finished_tasks_are_dropped_after_retention_seconds():
     await engine.close()
 
 
+async def test_beyond_max_finished_tasks_the_oldest_finished_are_dropped_at_once():
+    engine = Engine(Settings(max_finished_tasks=3, cpu_pool="thread"))
+    ids = []
+    for _ in range(7):
+        record = await engine.submit(spec(kind="model"))
+        await events_of(engine, record.task_id)
+        ids.append(record.task_id)
+    await asyncio.sleep(0)  # the drops run as tasks of their own
+    kept = [task_id for task_id in ids if await engine.store.get(task_id) is not None]
+    assert kept == ids[-3:]
+    assert set(engine.store._glbs) == set(ids[-3:])  # the meshes go with them
+    await engine.close()
+
+
 async def test_cpu_work_runs_in_another_process():
     engine = Engine(Settings(cpu_pool="process", cpu_workers=1))
     glb = await engine.cpu.run(tiny_glb, 2.0)

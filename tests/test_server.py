@@ -215,7 +215,17 @@ BAD_BODIES = [
     ("queue/3d", b'{"image_base64": "%s"}' % HUGE_PNG, "image_base64"),
     ("queue/3d", b'{"image_base64": "%s"}' % TRUNCATED_PNG, "image_base64: a damaged PNG"),
     ("queue/3d", b'{"sketch": {}, "prompt": 7}', "prompt"),
-    ("queue/3d", b'{"sketch": {}, "provider": "nope"}', "provider"),
+    ("queue/3d", b'{"sketch": {"strokes": [{"points": [[1, 2]]}]}, "provider": "x"}', "provider"),
+    ("queue/3d", b'{"sketch": {}}', "sketch.strokes: the sketch is empty"),
+    ("queue/3d", b'{"sketch": {"strokes": [{"points": []}]}}', "sketch.strokes"),
+    ("queue/3d", b'{"sketch": 5}', "sketch: expected an object"),
+    pytest.param(
+        "queue/3d", b"[" * 100_000 + b"]" * 100_000, "body: JSON nested too deeply", id="nested"
+    ),
+    ("queue/improve", b'{"sketch": {"strokes": []}}', "sketch.strokes"),
+    ("trellis/task", b'{"sketch": {"strokes": []}}', "sketch.strokes"),
+    ("trellis/task", b'{"input": {"image": "aGVsbG8gd29ybGQ="}}', "input.image: not a PNG"),
+    ("queue/edit", b'{"scene": {"parts": [{"name": "a"}]}, "prompt": "red"}', "scene.parts[0]"),
     ("queue/3d", b'{"sketch": {}, "task_id": "../../etc"}', "task_id"),
     ("queue/3d", b'{"sketch": {}, "max_tokens": -4}', "max_tokens"),
     ("queue/edit", b'{"prompt": "make it red"}', "threejs_code"),
@@ -233,6 +243,7 @@ async def test_bad_input_answers_400_naming_the_field(api_url, auth, path, body,
         response = await client.post(api_url + path, content=body)
     assert response.status_code == 400, response.text
     assert field in response.json()["message"]
+    assert "sketch.sketch" not in response.text and " object at 0x" not in response.text
 
 
 @pytest.mark.parametrize("position", ["²", "-1", "1e3", "99999999999999999999"])
@@ -418,3 +429,20 @@ async def test_providers_lists_defaults_and_configuration(api_url, auth):
     assert "NEEDS_KEY_API_KEY" in by_key[("code", "needs-key")]["message"]
     assert by_key[("code", "scripted")]["configured"] is True
     assert sum(p["default"] for p in providers if p["kind"] == "model") == 1
+
+
+async def test_token_and_cookie_requests_to_one_server_are_one_person(api_url, auth, token, engine):
+    """jupyter-server gives every token request a fresh anonymous user: the server's own
+    identity is what they share, and a cookie session of the same server shares it."""
+    task_id = await start(api_url, auth, prompt="n=2")
+    await finished(engine, task_id)
+    again = await read_sse(api_url, auth, task_id)
+    assert again[-1][1] == "complete"
+    submitter = (await engine.get(task_id)).submitter
+    assert submitter.startswith("server:") and token not in submitter
+    client = await cookie_client(api_url, token)
+    try:
+        seen = await client.get(f"{api_url}task/{task_id}")
+    finally:
+        await client.aclose()
+    assert seen.status_code == 200 and seen.json()["status"] == "completed"

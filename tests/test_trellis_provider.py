@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -13,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import FakeTaskContext, refused_url
+from tests.fakes import FakeHTTPServer, FakeTaskContext, RecordedRequest, Response, refused_url
 from tests.fakes.trellis_api import FakeTrellis, Poll, RawReply, tiny_glb
-from vibedraw_widget.providers.base import NotConfigured, ProviderError, Request
+from vibedraw_widget.providers.base import NotConfigured, Provider, ProviderError, Request
 from vibedraw_widget.providers.trellis import DEFAULT_INPUT, TrellisModelProvider
 from vibedraw_widget.settings import Settings
 
@@ -273,3 +274,79 @@ async def test_cancelling_stops_following_and_closes_the_request_in_flight() -> 
         await fake.wait_for(held.disconnected.is_set)
         assert len(fake.gets) == 3  # nothing polled after the cancel
         assert fake.downloads == []
+
+
+# -- the key stays with its origin ------------------------------------------------------
+class Elsewhere(FakeHTTPServer):
+    """Another origin (another port): records what arrives and answers 404."""
+
+    async def handle(self, request: RecordedRequest, response: Response) -> None:
+        await response.send_json(404, {"code": 404, "data": None, "message": "not here"})
+
+
+class Redirecting(FakeTrellis):
+    """A Trellis fake whose task API answers ``307`` to ``target`` + the same path."""
+
+    def __init__(self, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+
+    async def handle(self, request: RecordedRequest, response: Response) -> None:
+        location = f"{self.target}{request.path}"
+        await response.send(307, b"", {"location": location})
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+async def test_a_redirect_to_another_origin_is_followed_without_the_key(hops: int) -> None:
+    with Elsewhere() as other:
+        target = other.url
+        with Redirecting(target) as far:  # hops=2: one more origin in between
+            with Redirecting(far.url if hops == 2 else target) as fake:
+                p, _ = provider(fake)
+                error = await failure(p)
+                assert error.error_type == "not_found"
+                assert fake.requests[0].headers["x-api-key"] == KEY
+                arrived = [*other.requests, *(far.requests if hops == 2 else [])]
+    assert arrived and all(r.path == "/api/v1/task" for r in arrived)
+    for request in arrived:
+        assert "x-api-key" not in request.headers
+        assert KEY not in json.dumps(request.headers)
+    assert KEY not in str(error)
+
+
+async def test_a_redirect_within_the_origin_keeps_the_key() -> None:
+    async with FakeTrellis() as fake:
+        p, _ = provider(fake)
+        answer = fake.handle
+
+        async def handle(request: RecordedRequest, response: Response) -> None:
+            if request.method == "POST" and not request.path.startswith("/moved/"):
+                await response.send(307, b"", {"location": f"{fake.url}/moved{request.path}"})
+            else:
+                path = request.path.removeprefix("/moved")
+                await answer(dataclasses.replace(request, path=path), response)
+
+        fake.handle = handle
+        glb = await p.make_model(Request("model", image=PNG), FakeTaskContext())
+    assert glb.startswith(b"glTF")
+    posts = [r for r in fake.requests if r.method == "POST"]
+    assert [r.path for r in posts] == ["/api/v1/task", "/moved/api/v1/task"]
+    assert all(r.headers["x-api-key"] == KEY for r in posts)
+
+
+class MarkedSecret(Provider):
+    """A plug-in that marks its own header secret."""
+
+    secret_headers = frozenset({"X-Plugin-Token"})
+
+
+async def test_a_plugin_header_marked_secret_stays_with_its_origin() -> None:
+    with Elsewhere() as other, Redirecting(other.url) as home:
+        async with MarkedSecret().http_client(home.url) as client:
+            headers = {"x-plugin-token": "s3cret", "authorization": "Bearer b", "x-other": "1"}
+            response = await client.get(f"{home.url}/anything", headers=headers)
+    assert response.status_code == 404
+    assert home.requests[0].headers["x-plugin-token"] == "s3cret"
+    (arrived,) = other.requests
+    assert "x-plugin-token" not in arrived.headers and "authorization" not in arrived.headers
+    assert arrived.headers["x-other"] == "1"

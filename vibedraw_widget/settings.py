@@ -68,6 +68,11 @@ class Settings:
     task_timeout: float = option(300.0, "Seconds before a task ends with a TimeoutError.")
     max_upload_bytes: int = option(20 * 1024 * 1024, "Largest request body (413 beyond).")
     retention_seconds: float = option(3600.0, "How long finished tasks' logs are kept.")
+    max_finished_tasks: int = option(
+        500,
+        "Finished tasks kept in memory (memory:// store); beyond it the oldest are dropped "
+        "before retention_seconds.",
+    )
     store_url: str = option(
         "memory://", "Where tasks live: memory:// (this process) or redis://host:port/db."
     )

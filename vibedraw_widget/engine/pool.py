@@ -26,9 +26,11 @@ T = TypeVar("T")
 class CpuPool:
     """A lazily started process (or thread) pool for CPU-bound provider work."""
 
-    def __init__(self, workers: int, kind: str = "process") -> None:
+    def __init__(self, workers: int, kind: str = "process", lowest_priority: bool = True) -> None:
         self.workers = max(1, workers)
         self.kind = kind
+        self.lowest_priority = lowest_priority
+        """Run the workers at nice 19 (background work); off for work a request waits on."""
         self._pool: concurrent.futures.Executor | None = None
         self._lock = threading.Lock()
 
@@ -39,7 +41,9 @@ class CpuPool:
                     self._pool = concurrent.futures.ThreadPoolExecutor(self.workers)
                 else:
                     self._pool = concurrent.futures.ProcessPoolExecutor(
-                        self.workers, mp_context=_WorkerContext(), initializer=_yield_cpu
+                        self.workers,
+                        mp_context=_WorkerContext(),
+                        initializer=_yield_cpu if self.lowest_priority else None,
                     )
             return self._pool
 
@@ -51,10 +55,15 @@ class CpuPool:
                 self.executor().submit(_import_geometry)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
         pool = self.executor()
         try:
-            return await loop.run_in_executor(pool, fn, *args)
+            if self.kind == "process":
+                # A process pool starts its workers inside its first submit(), waiting for
+                # each child to take its start-up data: seconds on a busy machine, which
+                # must not be spent on the event loop.
+                future = await asyncio.to_thread(pool.submit, fn, *args)
+                return await asyncio.wrap_future(future)
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         except concurrent.futures.BrokenExecutor:
             # A worker died (killed, out of memory): start a fresh pool for the next task.
             # Only the broken one: another caller of the same pool may already have

@@ -125,7 +125,7 @@ class Engine:
                 f"{len(self._waiting)} tasks are already waiting (max_queued_tasks="
                 f"{self.settings.max_queued_tasks}); try again when some finish"
             )
-        record = TaskRecord(spec.task_id, spec.type, provider.name)
+        record = TaskRecord(spec.task_id, spec.type, provider.name, submitter=spec.submitter)
         await self.store.create(record)
         if self.run_tasks:
             self._waiting.add(spec.task_id)
@@ -284,12 +284,19 @@ class Engine:
             pass
 
     def _schedule_drop(self, task_id: str) -> None:
+        """Drop a finished task after ``retention_seconds``, or sooner when more than
+        ``max_finished_tasks`` have finished since: a burst must not grow memory without
+        bound (a model task keeps its mesh, ~190 KiB, until dropped)."""
         if self.store.shared:
             return  # a shared store expires records itself (TTL)
         loop = asyncio.get_running_loop()
 
-        def drop() -> None:
-            self._drops.pop(task_id, None)
+        def drop(task_id: str = task_id) -> None:
+            handle = self._drops.pop(task_id, None)
+            if handle is not None:
+                handle.cancel()
             loop.create_task(self.store.drop(task_id))
 
         self._drops[task_id] = loop.call_later(self.settings.retention_seconds, drop)
+        while len(self._drops) > max(0, self.settings.max_finished_tasks):
+            drop(next(iter(self._drops)))  # the oldest finished (dicts keep insertion order)

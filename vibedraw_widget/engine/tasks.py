@@ -58,6 +58,8 @@ class TaskSpec:
     error: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     task_id: str = field(default_factory=new_task_id)
+    submitter: str | None = None
+    """Who submitted it (the server's identity rule, README "Security"); ``None`` in process."""
 
     def __post_init__(self) -> None:
         if self.type not in TASK_TYPES:
@@ -96,6 +98,8 @@ class TaskRecord:
     started: float | None = None
     finished: float | None = None
     result: dict[str, Any] | None = None
+    submitter: str | None = None
+    """Who submitted the task; only they see it through the server (``None``: anyone)."""
 
     @property
     def done(self) -> bool:
@@ -113,4 +117,5 @@ class TaskRecord:
             "started": self.started,
             "finished": self.finished,
             "result": self.result,
+            "submitter": self.submitter,
         }

@@ -54,7 +54,7 @@ def generate_chunks(scene: dict[str, Any]) -> Iterator[str]:
         footer += f"root.scale.set({_nums(t['scale'])});\n"
     footer += "return root;\n"
     yield footer
-    yield SCENE_MARKER + json.dumps(scene, separators=(",", ":")) + "\n"
+    yield SCENE_MARKER + _json(scene) + "\n"
 
 
 def scene_from_code(code: str) -> dict[str, Any] | None:
@@ -91,12 +91,42 @@ def _angles(degrees: Any) -> str:
     return ", ".join(_num(math.radians(v)) for v in degrees)
 
 
+def _json(value: Any) -> str:
+    """JSON that is also safe anywhere in JavaScript and inside an HTML ``<script>``: ASCII
+    only (so no raw U+2028/U+2029 line separators), with ``<``, ``>``, ``&``, quotes and ``/``
+    escaped (no ``</script>``, no ``*/``). JSON parsers read it back unchanged."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return "".join(_JSON_ESCAPES.get(c, c) for c in text) if _NEEDS_ESCAPE.search(text) else text
+
+
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "'": "\\u0027",
+    "`": "\\u0060",
+    "/": "\\/",
+}
+_NEEDS_ESCAPE = re.compile(r"[<>&'`/]")
+
+
 def _js_string(text: str) -> str:
-    return json.dumps(str(text))
+    return _json(str(text))
+
+
+_COMMENT_UNSAFE = re.compile(r"[^\w ,.;:!?#%+=-]+")
+
+
+def _plain(text: str) -> str:
+    """Text for a ``//`` comment: one line of plain characters. Anything else (line breaks
+    of any kind, ``*/``, ``<``, quotes, brackets, backslashes) becomes a space, so a comment
+    cannot end early or carry code."""
+    text = _COMMENT_UNSAFE.sub(" ", str(text))
+    return re.sub(r" +", " ", text).strip()[:200]
 
 
 def _comment(text: str) -> str:
-    text = re.sub(r"\s+", " ", str(text)).strip()
+    text = _plain(text)
     return text[:1].upper() + text[1:] if text else "Sketch"
 
 
@@ -190,8 +220,8 @@ def _part_code(part: dict[str, Any]) -> str:
     name = part["name"]
     kind = part.get("kind", "")
     what = _WHAT.get(part["primitive"], part["primitive"])
-    origin = f"{kind} → {what}" if kind and kind != "extra" else what
-    lines = [f"// {name}: {origin}"]
+    origin = f"{_plain(kind)} → {what}" if kind and kind != "extra" else what
+    lines = [f"// {_plain(name)}: {origin}"]
     if part["primitive"] == "group":
         lines.append(f"const {name} = new THREE.Group();")
         wheel = part.get("wheel")

@@ -16,9 +16,13 @@ which runs ``fn`` in a worker process so the server's event loop stays responsiv
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import httpx
 
 from ..errors import VibeDrawError
 
@@ -120,6 +124,44 @@ class TaskContext(Protocol):
         ...
 
 
+ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
+"""Headers :func:`origin_bound_client` never sends to another origin, whatever is marked."""
+
+
+def origin_bound_client(
+    origin: str, secret_headers: Iterable[str] = (), **kwargs: Any
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` that sends secret headers to ``origin`` only.
+
+    Every request it makes, redirects included, is checked just before it is sent: one
+    to another origin (scheme, host and port) goes without ``secret_headers`` and
+    :data:`ALWAYS_SECRET`. httpx itself strips only ``Authorization`` on a redirect to
+    another host, so an ``x-api-key`` would otherwise follow a redirect anywhere.
+    Redirects are still followed (``follow_redirects=True`` unless given): a service
+    may move its files to a CDN, which needs no key. ``kwargs`` go to the client.
+    """
+    import httpx
+
+    secret = ALWAYS_SECRET | {h.lower() for h in secret_headers}
+    home = _origin(origin)
+
+    async def strip_secrets(request: httpx.Request) -> None:
+        if _origin(str(request.url)) != home:
+            for name in secret:
+                request.headers.pop(name, None)
+
+    hooks = kwargs.pop("event_hooks", {})
+    hooks = {**hooks, "request": [*hooks.get("request", []), strip_secrets]}
+    kwargs.setdefault("follow_redirects", True)
+    return httpx.AsyncClient(event_hooks=hooks, **kwargs)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.scheme, (parts.hostname or "").lower(), parts.port or default)
+
+
 class Provider:
     """Base of every provider. Subclasses set ``name`` and ``kind`` and override one side."""
 
@@ -128,6 +170,15 @@ class Provider:
     description: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset()
     """Task types this provider handles (subset of :data:`TASK_TYPES`)."""
+    secret_headers: ClassVar[frozenset[str]] = frozenset()
+    """Request headers that carry a secret (an API key). Make HTTP calls through
+    :meth:`http_client` and these go only to the origin it is given, never along a
+    redirect to another host."""
+
+    def http_client(self, origin: str, **kwargs: Any) -> httpx.AsyncClient:
+        """An httpx client whose :attr:`secret_headers` reach ``origin`` only (see
+        :func:`origin_bound_client`)."""
+        return origin_bound_client(origin, self.secret_headers, **kwargs)
 
     def __init__(self, settings: Any = None) -> None:
         from ..settings import Settings

@@ -12,8 +12,9 @@
 Cancelling ``make_model`` (asyncio cancellation) stops following at once and closes the
 connections. Remote errors (401, 404, 5xx), timeouts, malformed JSON and failed tasks
 raise :class:`ProviderError` with the reason and an ``error_type``. The API key goes only
-to ``trellis_url``'s origin, never to the host that serves the model file, and never into
-a message or a log.
+to ``trellis_url``'s origin: never to the host that serves the model file, never along a
+redirect to another origin (the redirect is followed without it), and never into a
+message or a log.
 
 What leaves the machine: the drawing as a PNG (and the sampling options) to
 ``trellis_url`` (PiAPI by default).
@@ -72,6 +73,8 @@ class TrellisModelProvider(ModelProvider):
     request_timeout: float = 30.0
     """Timeout of one HTTP request (capped by what is left of ``settings.trellis_timeout``)."""
     max_download_bytes: int = 512 * 1024 * 1024
+    secret_headers: ClassVar[frozenset[str]] = frozenset({"x-api-key"})
+    """The key goes to ``trellis_url``'s origin only; redirects elsewhere go without it."""
 
     def __init__(self, settings: Any = None) -> None:
         super().__init__(settings)
@@ -110,7 +113,7 @@ class TrellisModelProvider(ModelProvider):
             raise NotConfigured(missing, "NotConfigured")
         body = await self.task_body(request, ctx)
         deadline = time.monotonic() + self.settings.trellis_timeout
-        async with httpx.AsyncClient(follow_redirects=True) as client:
+        async with self.http_client(self.settings.trellis_url) as client:
             ctx.progress("upload", 0.0, "sending the drawing to Trellis")
             try:  # not retried: a second POST could start (and bill) a second task
                 created = await self._call(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, CFloat, CInt, Enum, TraitType, Unicode
+from traitlets import Bool, CFloat, CInt, Enum, TraitType, Unicode, default
 
 from ..engine import Engine
+from ..engine.pool import CpuPool
 from ..settings import Settings, option_default, options
 from .handlers import handlers
 
@@ -45,8 +47,18 @@ class VibeDraw(ExtensionApp):
         """The engine's :class:`Settings` from this app's traitlets."""
         return Settings(**{f.name: getattr(self, f.name) for f in options()})
 
+    instance_id = Unicode(help="This server process's random id (a fallback identity).")
+
+    @default("instance_id")
+    def _default_instance_id(self) -> str:
+        return uuid.uuid4().hex
+
     def initialize_settings(self) -> None:
         self.engine = Engine(self.settings_from_config(), run_tasks=self.run_tasks)
+        # Large request bodies are parsed in a process of their own (not behind meshing in
+        # the engine's pool), at the lowest priority like it, so that the server answering
+        # everyone else wins the CPU over one large upload.
+        self.body_pool = CpuPool(1, self.cpu_pool)
         if self.engine.run_tasks:
             self.engine.cpu.warm()
         self.log.info("vibedraw: %r", self.engine)
@@ -57,3 +69,4 @@ class VibeDraw(ExtensionApp):
     async def stop_extension(self) -> None:
         """Cancel running tasks so each log ends with ``cancelled``, then release pools."""
         await self.engine.close()
+        self.body_pool.shutdown()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +24,7 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.httputil import responses
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
@@ -29,7 +32,15 @@ from ..engine import Engine, Event, TaskRecord, TaskSpec, UnknownTask, valid_tas
 from ..engine.events import FINAL_STATUS
 from ..errors import VibeDrawError
 from ..providers.registry import describe_providers
-from .parsing import event_id, parse_body, queue_spec, trellis_spec
+from .parsing import (
+    LARGE_BODY,
+    event_id,
+    parse_body,
+    parse_large_body,
+    queue_spec,
+    trellis_spec,
+    unpack_sketch,
+)
 
 AUTH_RESOURCE = "vibedraw_widget:tasks"
 API_PREFIX = "vibedraw/api"
@@ -56,7 +67,46 @@ class VibeDrawMixin(ExtensionHandlerMixin):
         try:
             yield checked
         except UnknownTask:
-            raise web.HTTPError(404, f"no task {task_id}") from None
+            raise web.HTTPError(404, f"no task {checked}") from None
+
+    @property
+    def submitter(self) -> str:
+        """Who is asking, as tasks record it (README, "Security"): stable for one person,
+        distinct between people.
+
+        * With an identity provider that names people (JupyterHub's, or any other than
+          jupyter-server's own), the user it names: ``user:<name>``.
+        * With jupyter-server's own provider (token or password) on a single-user server
+          spawned by JupyterHub, the hub user the server belongs to (``JUPYTERHUB_USER``).
+        * Otherwise whoever holds the token or the password is the server's owner; and
+          since jupyter-server gives each token request without a login cookie a fresh
+          anonymous user, every request maps to the server itself: ``server:<id>``, the id
+          derived from its token (or password hash), so servers sharing a store and a
+          token share their tasks.
+        """
+        user = self.current_user
+        provider = self.identity_provider
+        own_provider = type(provider).__module__.startswith("jupyter_server.")
+        if not own_provider and getattr(user, "username", None):
+            return f"user:{user.username}"
+        hub_user = os.environ.get("JUPYTERHUB_USER")
+        if hub_user:
+            return f"user:{hub_user}"
+        secret = (
+            provider.token
+            or getattr(provider, "hashed_password", "")
+            or self.extensionapp.instance_id  # type: ignore[attr-defined]
+        )
+        return "server:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+    async def owned_task(self, task_id: str) -> TaskRecord:
+        """The record of ``task_id`` if it exists and the asker submitted it; else 404, the
+        same answer as for an unknown id (another person's task is not theirs to know)."""
+        with self.known_task(task_id) as checked:
+            record = await self.engine.get(checked)
+        if record.submitter is not None and record.submitter != self.submitter:
+            raise web.HTTPError(404, f"no task {checked}")
+        return record
 
     def resume_position(self, raw: str, field: str) -> int:
         """The event id a stream resumes after (``Last-Event-ID``, ``after``); else 400."""
@@ -84,26 +134,30 @@ class VibeDrawMixin(ExtensionHandlerMixin):
 class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
     """JSON handlers: errors as ``{"message": …}`` with each error's ``status``."""
 
-    def read_body(self) -> dict[str, Any]:
+    async def read_body(self) -> dict[str, Any]:
+        """The body's JSON object. A large one is parsed and its sketch checked in another
+        process, so that the event loop keeps serving streams meanwhile."""
+        raw = self.request.body
         limit = self.extensionapp.max_upload_bytes  # type: ignore[attr-defined]
-        if len(self.request.body) > limit:
-            raise web.HTTPError(
-                413, f"body of {len(self.request.body)} bytes exceeds max_upload_bytes={limit}"
-            )
-        return parse_body(self.request.body)
+        if len(raw) > limit:
+            raise web.HTTPError(413, f"body: {len(raw)} bytes exceeds max_upload_bytes={limit}")
+        if len(raw) < LARGE_BODY:
+            return parse_body(raw)  # a BadRequest answers its own 400
+        pool = self.extensionapp.body_pool  # type: ignore[attr-defined]
+        body, sketch = await pool.run(parse_large_body, raw)
+        if sketch is not None:
+            body["sketch"] = await asyncio.to_thread(unpack_sketch, sketch)
+        return body
 
     async def submit(self, build: Any, *args: Any) -> TaskSpec:
-        body = self.read_body()
+        body = await self.read_body()
         spec: TaskSpec = build(*args, body)
+        spec.submitter = self.submitter
         if await self.engine.store.get(spec.task_id) is not None:
             raise web.HTTPError(409, f"task_id: {spec.task_id} is already in use")
         await self.engine.submit(spec)  # its errors answer their own status
         self.log.info("vibedraw task %s (%s) submitted", spec.task_id, spec.type)
         return spec
-
-    async def record(self, task_id: str) -> TaskRecord:
-        with self.known_task(task_id) as checked:
-            return await self.engine.get(checked)
 
 
 class QueueHandler(VibeDrawAPIHandler):
@@ -124,13 +178,14 @@ class TaskHandler(VibeDrawAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, task_id: str) -> None:
-        self.answer(await self.record(task_id))
+        self.answer(await self.owned_task(task_id))
 
     @web.authenticated
     @authorized
     async def delete(self, task_id: str) -> None:
-        with self.known_task(task_id) as checked:
-            self.answer(await self.engine.cancel(checked))
+        record = await self.owned_task(task_id)
+        with self.known_task(task_id):
+            self.answer(await self.engine.cancel(record.task_id))
 
     def answer(self, record: TaskRecord) -> None:
         self.finish(
@@ -160,11 +215,12 @@ class ModelFileHandler(VibeDrawAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, task_id: str) -> None:
-        with self.known_task(task_id) as checked:
-            glb = await self.engine.glb(checked)
+        record = await self.owned_task(task_id)
+        with self.known_task(task_id):
+            glb = await self.engine.glb(record.task_id)
         if glb is None:
-            raise web.HTTPError(404, f"task {task_id} has no mesh (yet)")
-        self.set_header("Content-Disposition", f'attachment; filename="{task_id}.glb"')
+            raise web.HTTPError(404, f"task {record.task_id} has no mesh (yet)")
+        self.set_header("Content-Disposition", f'attachment; filename="{record.task_id}.glb"')
         self.finish(glb)
 
     def finish(self, chunk: Any = None) -> Any:
@@ -195,13 +251,13 @@ class SubscribeHandler(VibeDrawAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, task_id: str) -> None:
-        await self.record(task_id)
+        record = await self.owned_task(task_id)
         after = self.after_id()
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
         self.last_write = time.monotonic()
-        self.streaming = asyncio.ensure_future(self._stream(task_id.lower(), after))
+        self.streaming = asyncio.ensure_future(self._stream(record.task_id, after))
         keepalive = asyncio.ensure_future(self._keepalive())
         try:
             with contextlib.suppress(asyncio.CancelledError):  # the client went away
@@ -259,6 +315,17 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
     def set_default_headers(self) -> None:
         """No JupyterHandler headers on a WebSocket upgrade."""
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Refusals before the upgrade are JSON ``{"message"}``, as on every other route
+        (JupyterHandler would render an HTML page, and fail to for an undecodable path)."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        else:
+            message = responses.get(status_code, "error")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
     @ws_authenticated
     async def get(self, task_id: str) -> None:
         allowed = await ensure_async(
@@ -266,30 +333,48 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
         )
         if not allowed:
             raise web.HTTPError(403, f"not authorized to follow tasks ({AUTH_RESOURCE})")
-        with self.known_task(task_id) as checked:
-            await self.engine.get(checked)
-        self.task_id = checked
+        self.task_id = (await self.owned_task(task_id)).task_id
         self.after = self.resume_position(self.get_argument("after", "0"), "after")
+        self.check_handshake()
         await super().get(task_id)
+
+    def check_handshake(self) -> None:
+        """What tornado checks before it upgrades, refused here first so that the answer is
+        JSON naming the header (tornado's own refusals are plain text or empty)."""
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            raise web.HTTPError(400, 'Upgrade: expected "websocket" (this route is a WebSocket)')
+        connection = [v.strip().lower() for v in headers.get("Connection", "").split(",")]
+        if "upgrade" not in connection:
+            raise web.HTTPError(400, 'Connection: expected "Upgrade"')
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            raise web.HTTPError(426, "Sec-WebSocket-Version: expected 13")
+        if not headers.get("Sec-WebSocket-Key"):
+            raise web.HTTPError(400, "Sec-WebSocket-Key: missing")
+        origin = headers.get("Origin") or headers.get("Sec-Websocket-Origin")
+        if origin is not None and not self.check_origin(origin):
+            raise web.HTTPError(403, "Origin: cross-origin WebSockets are not allowed")
 
     def open(self, task_id: str) -> None:  # type: ignore[override]
         super().open()  # starts jupyter-server's ping loop
         self.pump = asyncio.ensure_future(self._push_events())
 
     async def _push_events(self) -> None:
+        reason = "the task ended"
         try:
             record = await self.engine.get(self.task_id)
             if self.after == 0 and record.status == "pending":
-                self._send(
+                await self._send(
                     {"status": "pending", "message": "waiting for a free slot", "progress": 0}
                 )
             async for event in self.engine.follow(self.task_id, self.after):
                 message = self._message(event)
                 if message is not None:
-                    self._send(message)
+                    await self._send(message)
         except UnknownTask:
-            self._send({"status": "failed", "message": "the task expired", "progress": 0})
-        self.close()  # the log ended: nothing more will be pushed
+            reason = "the task expired"
+            await self._send({"status": "failed", "message": reason, "progress": 0})
+        self.close(1000, reason)  # the log ended: nothing more will be pushed
 
     def _message(self, event: Event) -> dict[str, Any] | None:
         status = WS_STATUS.get(event.type)
@@ -311,24 +396,28 @@ class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHa
             message.update(message="cancelled")
         return message
 
-    def _send(self, message: dict[str, Any]) -> None:
-        with contextlib.suppress(WebSocketClosedError):
-            self.write_message(json.dumps({"id": self.task_id, "progress": None, **message}))
+    async def _send(self, message: dict[str, Any]) -> None:
+        """Send one status message; a client already gone is not an error."""
+        text = json.dumps({"id": self.task_id, "progress": None, **message})
+        with contextlib.suppress(WebSocketClosedError, StreamClosedError):
+            await self.write_message(text)
 
     async def on_message(self, message: str | bytes) -> None:
-        text = message.decode() if isinstance(message, bytes) else message
+        text = message.decode(errors="replace") if isinstance(message, bytes) else message
         if text.strip().strip('"') == "close":
-            self.close()
+            self.close(1000, "closed at the client's request")
             return
         try:
             action = json.loads(text).get("action")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             action = None
         if action == "cancel":
             with contextlib.suppress(UnknownTask):  # expired: the pump says so and closes
                 await self.engine.cancel(self.task_id)
         else:
-            self._send({"status": "error", "message": 'expected "close" or {"action": "cancel"}'})
+            await self._send(
+                {"status": "error", "message": 'message: expected "close" or {"action": "cancel"}'}
+            )
 
     def on_close(self) -> None:
         pump = getattr(self, "pump", None)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..engine.tasks import TaskSpec, valid_task_id
 from ..errors import VibeDrawError
+from ..local.scene_schema import SceneError, check_scene
 from ..sketch import SketchError, decode_png, parse_json, validate_sketch
 
 MAX_PROMPT = 20_000
@@ -39,7 +40,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     try:
         body = parse_json(raw, "body")
     except SketchError as exc:
-        raise BadRequest(str(exc)) from None
+        raise BadRequest(f"body: {exc.detail}") from None
     if not isinstance(body, dict):
         raise BadRequest(f"body: expected a JSON object, got {type(body).__name__}")
     return body
@@ -85,19 +86,53 @@ def _task_id(body: Mapping[str, Any]) -> dict[str, str]:
     return {"task_id": task_id.lower()}
 
 
+class CheckedSketch(dict):  # type: ignore[type-arg]
+    """A sketch :func:`validate_sketch` already cleaned (off the event loop, for a large
+    body): :func:`_drawing` takes it as it is instead of checking it twice.
+
+    It keeps the packed arrays it was unpacked from, and pickles as those: handing a
+    200,000-point sketch to a CPU-pool worker then copies a few megabytes of floats
+    instead of holding the event loop's GIL for a fraction of a second pickling 200,000
+    small lists. (Treat it as read-only: a change would not travel to the worker.)"""
+
+    packed: dict[str, Any] | None = None
+
+    def __reduce__(self) -> Any:
+        if self.packed is None:
+            return super().__reduce__()
+        return (unpack_sketch, (self.packed,))
+
+
+def checked_sketch(value: Any) -> dict[str, Any]:
+    """``validate_sketch(value)``, its errors as a :class:`BadRequest` naming the field
+    under ``sketch`` (``sketch.strokes[3].points[7][0]: …``)."""
+    try:
+        return validate_sketch(value)
+    except SketchError as exc:
+        field = exc.field if exc.field == "sketch" else f"sketch.{exc.field}"
+        raise BadRequest(f"{field}: {exc.detail}") from None
+
+
 def _drawing(body: Mapping[str, Any], image_key: str) -> tuple[dict[str, Any] | None, bytes | None]:
     sketch = image = None
-    try:
-        if body.get("sketch") is not None:
-            sketch = validate_sketch(body["sketch"])
-        if body.get(image_key) is not None:
-            if not isinstance(body[image_key], str):
-                raise BadRequest(f"{image_key}: expected a base64 PNG or a data URL")
+    value = body.get("sketch")
+    if value is not None:
+        sketch = value if isinstance(value, CheckedSketch) else checked_sketch(value)
+    if body.get(image_key) is not None:
+        if not isinstance(body[image_key], str):
+            raise BadRequest(f"{image_key}: expected a base64 PNG or a data URL")
+        try:
             image = decode_png(body[image_key], where=image_key)
-    except SketchError as exc:
-        field = exc.field if exc.field.startswith(image_key) else f"sketch.{exc.field}"
-        raise BadRequest(f"{field}: {str(exc).split(': ', 1)[1]}") from None
+        except SketchError as exc:
+            raise BadRequest(f"{image_key}: {exc.detail}") from None
     return sketch, image
+
+
+def _not_empty(sketch: dict[str, Any] | None, image: bytes | None) -> None:
+    """A task that builds from the drawing needs something drawn: refuse it now rather
+    than let it fail in a worker."""
+    if image is None and sketch is not None and not any(s["points"] for s in sketch["strokes"]):
+        raise BadRequest("sketch.strokes: the sketch is empty; draw something first")
 
 
 def _options(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,9 +145,10 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
     }
     scene = body.get("scene")
     if scene is not None:
-        if not isinstance(scene, dict):
-            raise BadRequest("scene: expected an object (a scene description)")
-        options["scene"] = scene
+        try:
+            options["scene"] = check_scene(scene)
+        except SceneError as exc:
+            raise BadRequest(str(exc)) from None
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -130,6 +166,8 @@ def queue_spec(task_type: str, body: Mapping[str, Any]) -> TaskSpec:
     options = _options(body)
     prompt = _string(body, "prompt", MAX_PROMPT)
     error = _string(body, "error", MAX_PROMPT, default=None)
+    task_id = _task_id(body)
+    provider = _provider(body)
     if task_type == "edit":
         if not code and "scene" not in options:
             raise BadRequest("threejs_code: an edit needs the code (or scene) to change")
@@ -137,16 +175,18 @@ def queue_spec(task_type: str, body: Mapping[str, Any]) -> TaskSpec:
             raise BadRequest("prompt: an edit needs a prompt saying what to change (or an error)")
     elif sketch is None and image is None:
         raise BadRequest("sketch: send a sketch or image_base64 (a PNG)")
+    else:
+        _not_empty(sketch, image)
     return TaskSpec(
         type=task_type,
-        provider=_provider(body),
+        provider=provider,
         sketch=sketch,
         image=image,
         prompt=prompt,
         threejs_code=code,
         error=error,
         options=options,
-        **_task_id(body),
+        **task_id,
     )
 
 
@@ -161,19 +201,22 @@ def trellis_spec(body: Mapping[str, Any]) -> TaskSpec:
     image_value = inputs.get("image")
     if isinstance(image_value, str) and image_value.startswith(("http://", "https://")):
         raise BadRequest("input.image: send the PNG itself (base64 or data URL), not a URL")
-    sketch, _ = _drawing(body, "image")
-    _, image = (
-        _drawing({"image": image_value}, "image") if image_value is not None else (None, None)
-    )
+    sketch, _ = _drawing({"sketch": body.get("sketch")}, "image")
+    image = None
+    if image_value is not None:
+        try:
+            _, image = _drawing({"image": image_value}, "image")
+        except BadRequest as exc:
+            raise BadRequest(f"input.{exc}") from None
     if sketch is None and image is None:
         raise BadRequest("input.image: send a PNG (base64 or data URL) or a sketch")
     options = {k: inputs[k] for k in TRELLIS_OPTIONS if k in inputs}
     for key, value in options.items():
-        _bounded({key: value}, key, 0, 2**32, integer=key.endswith(("seed", "steps")))
+        _bounded({f"input.{key}": value}, f"input.{key}", 0, 2**32, key.endswith(("seed", "steps")))
     options.update(_options(body))
     if isinstance(body.get("model"), str):
         options["remote_model"] = body["model"]
-    return TaskSpec(
+    spec = TaskSpec(
         type="model",
         provider=_provider(body),
         sketch=sketch,
@@ -182,3 +225,37 @@ def trellis_spec(body: Mapping[str, Any]) -> TaskSpec:
         options=options,
         **_task_id(body),
     )
+    _not_empty(sketch, image)
+    return spec
+
+
+LARGE_BODY = 256 * 1024
+"""Bodies from this size on are parsed and checked in the CPU pool (:func:`parse_large_body`),
+so one large sketch does not stop the server answering everyone else meanwhile."""
+
+
+def parse_large_body(raw: bytes) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """:func:`parse_body` and the sketch's check, for a CPU-pool worker.
+
+    Returns the body without its sketch and the checked sketch with each stroke's points
+    packed as one float array: a process pool hands arrays back as a copy of their bytes,
+    where 200,000 small lists would take the receiving event loop half a second to
+    rebuild. :func:`unpack_sketch` turns them back into lists, a stroke at a time."""
+    import numpy as np
+
+    body = parse_body(raw)
+    value = body.pop("sketch", None)
+    if value is None:
+        return body, None
+    sketch = checked_sketch(value)
+    strokes = [{**s, "points": np.asarray(s["points"], dtype=float)} for s in sketch["strokes"]]
+    return body, {**sketch, "strokes": strokes}
+
+
+def unpack_sketch(packed: dict[str, Any]) -> CheckedSketch:
+    """The sketch :func:`parse_large_body` packed, as the plain lists of the sketch format
+    (a few milliseconds a stroke, so a thread doing it leaves the event loop its turns)."""
+    strokes = [{**s, "points": s["points"].reshape(-1, 3).tolist()} for s in packed["strokes"]]
+    sketch = CheckedSketch({**packed, "strokes": strokes})
+    sketch.packed = packed
+    return sketch

@@ -164,6 +164,8 @@ def parse_json(text: str | bytes, where: str = "body") -> Any:
         return json.loads(text, parse_constant=no_constants)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SketchError(where, f"not valid JSON ({exc})") from None
+    except RecursionError:  # ~1000 nested arrays or objects: the decoder recurses
+        raise SketchError(where, "JSON nested too deeply") from None
 
 
 def _number(value: Any, where: str) -> float:
@@ -336,7 +338,10 @@ def _check_png_chunks(raw: bytes, where: str) -> None:
     try:
         with Image.open(io.BytesIO(raw)) as image:
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError:
+        # Its message names the in-memory buffer ("<_io.BytesIO object at 0x…>").
+        raise SketchError(where, "a damaged PNG (not readable as an image)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise SketchError(where, f"a damaged PNG ({exc})") from None
 
 

@@ -70,7 +70,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 GROUP = "workers"
-RECORD_FIELDS = ("task_id", "type", "provider", "status", "created", "started", "finished")
+RECORD_FIELDS = (
+    "task_id",
+    "type",
+    "provider",
+    "status",
+    "created",
+    "started",
+    "finished",
+    "submitter",
+)
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 """Errors that mean "Redis is away for now": retried with backoff, never fatal at once."""
 
