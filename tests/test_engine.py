@@ -13,7 +13,7 @@ import pytest
 
 from tests.providers_for_tests import release, tiny_glb
 from tests.redis_server import wait_until
-from vibedraw_widget.engine import Engine, EventLog, MemoryStore, TaskSpec
+from vibedraw_widget.engine import Engine, EventLog, MemoryStore, TaskExists, TaskSpec
 from vibedraw_widget.engine.events import TERMINAL, LogClosed
 from vibedraw_widget.engine.pool import WORKER_NICENESS, CpuPool
 from vibedraw_widget.providers import registry
@@ -98,6 +98,18 @@ async def test_a_cancel_ends_the_log_with_one_append_wherever_the_task_was():
         events = await events_of(engine, record.task_id)
         assert events[-1].type == "cancelled" and sum(e.terminal for e in events) == 1
         assert store.endings[record.task_id] == 1
+    await engine.close()
+
+
+async def test_a_second_task_with_an_id_in_use_is_refused_and_the_first_runs_once():
+    store = CountingStore()
+    engine = Engine(Settings(cpu_pool="thread"), store=store)
+    first = await engine.submit(spec(prompt="n=1"))
+    with pytest.raises(TaskExists, match="already in use"):
+        await engine.submit(TaskSpec("3d", provider="scripted", task_id=first.task_id))
+    events = await events_of(engine, first.task_id)
+    assert [e.type for e in events] == ["start", "delta", "complete"]
+    assert store.endings[first.task_id] == 1
     await engine.close()
 
 

@@ -18,6 +18,15 @@ class UnknownTask(LookupError):
     """No task with that id (never made, or dropped after ``retention_seconds``)."""
 
 
+class TaskExists(ValueError):
+    """A task with that id already exists (a client-made id sent twice; HTTP 409)."""
+
+
+class TaskLost(UnknownTask):
+    """A task vanished from its store while followed: its keys expired or were deleted,
+    or the store lost its data (a Redis restarted without persistence, ``FLUSHALL``)."""
+
+
 class QueueFull(RuntimeError):
     """More tasks are waiting than ``max_queued_tasks`` allows (HTTP 429)."""
 

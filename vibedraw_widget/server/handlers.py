@@ -27,6 +27,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..engine import Engine, Event, QueueFull, TaskRecord, TaskSpec, UnknownTask, valid_task_id
 from ..engine.events import FINAL_STATUS
+from ..engine.tasks import TaskExists
 from ..providers.base import NotConfigured, ProviderError
 from ..providers.registry import UnknownProvider, describe_providers
 from .parsing import BadRequest, event_id, parse_body, queue_spec, trellis_spec
@@ -89,8 +90,6 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
         body = self.read_body()
         try:
             spec: TaskSpec = build(*args, body)
-            if await self.engine.store.get(spec.task_id) is not None:
-                raise web.HTTPError(409, f"task_id: {spec.task_id} is already in use")
             await self.engine.submit(spec)
         except (BadRequest, UnknownProvider) as exc:
             # args[0], not str(): a LookupError's str() is the repr of its message.
@@ -101,6 +100,8 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
             raise web.HTTPError(400, str(exc)) from None
         except QueueFull as exc:
             raise web.HTTPError(429, str(exc)) from None
+        except TaskExists as exc:
+            raise web.HTTPError(409, str(exc)) from None
         self.log.info("vibedraw task %s (%s) submitted", spec.task_id, spec.type)
         return spec
 
