@@ -207,7 +207,7 @@ def start_server(
         except OSError:
             return False
 
-    wait_until(ready, timeout=60, what=f"jupyter server on port {port}")
+    wait_until(ready, timeout=120, what=f"jupyter server on port {port}")
     return process
 
 
