@@ -27,6 +27,7 @@ from tests.redis_server import (
 from vibedraw_widget.client import AsyncClient
 
 CONFIG = REPO / "examples" / "jupyterhub" / "jupyterhub_config.py"
+SPAWN_BATCH = 4
 PLUGIN_ENTRY_POINTS = """[vibedraw_widget.providers]
 gated = tests.redis_server:GatedCode
 scripted-model = tests.providers_for_tests:ScriptedModel
@@ -124,15 +125,21 @@ def start_hub(root: Path, users: list[str], workers: int = 2, concurrency: int =
                 return False
 
         wait_until(up, timeout=90, what="the hub")
-        for user in users:
-            started = hub.api("POST", f"users/{user}/server")
-            assert started.status_code in (201, 202), started.text
-            scopes = [f"access:servers!user={user}", f"read:users!user={user}"]
-            made = hub.api("POST", f"users/{user}/tokens", json={"scopes": scopes})
-            assert made.status_code == 201, made.text
-            hub.tokens[user] = made.json()["token"]
-        for user in users:
-            wait_until(lambda user=user: _ready(hub, user), timeout=120, what=f"{user}'s server")
+        # A few servers at a time: dozens of jupyter-servers starting at once on a small
+        # machine would run into the hub's spawn timeouts.
+        for batch in range(0, len(users), SPAWN_BATCH):
+            group = users[batch : batch + SPAWN_BATCH]
+            for user in group:
+                started = hub.api("POST", f"users/{user}/server")
+                assert started.status_code in (201, 202), started.text
+                scopes = [f"access:servers!user={user}", f"read:users!user={user}"]
+                made = hub.api("POST", f"users/{user}/tokens", json={"scopes": scopes})
+                assert made.status_code == 201, made.text
+                hub.tokens[user] = made.json()["token"]
+            for user in group:
+                wait_until(
+                    lambda user=user: _ready(hub, user), timeout=180, what=f"{user}'s server"
+                )
         return hub
     except BaseException:
         hub.stop()

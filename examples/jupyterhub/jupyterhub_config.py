@@ -56,8 +56,7 @@ c.Spawner.args = [
 ]
 if os.geteuid() == 0:  # a container running as root
     c.Spawner.args.append("--allow-root")
-c.Spawner.start_timeout = 60
-c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = c.Spawner.http_timeout = 120  # a room logging in at once is slow
 
 # -- optional: a teacher's admin token (create students' tokens, start their servers) ------
 if os.environ.get("VIBEDRAW_HUB_API_TOKEN"):
