@@ -3,7 +3,8 @@
 Layout (``P`` is the key prefix, ``vibedraw:`` unless the URL says ``?prefix=…``)::
 
     P{id}:task   hash    the TaskRecord fields (JSON values) + bookkeeping:
-                         spec, n (events so far), attempt, owner, closed, cancel, tok
+                         spec, n (events so far), attempt, owner, closed, cancel, tok,
+                         ctok (which create made it: a retried create is no collision)
     P{id}:log    stream  the event log; entry id ``0-N`` *is* event id N, so
                          ``Last-Event-ID: N`` resumes with ``XREAD … 0-N``
     P{id}:glb    string  the GLB of a model task
@@ -17,7 +18,9 @@ that already landed is answered with the id it got, not appended twice).
 
 Readers: one ``XREAD BLOCK`` loop per followed task per process (:class:`_Tail`) feeds any
 number of local readers from memory, so 500 subscribers of one task cost one connection,
-and a reader wakes as soon as Redis answers — no polling, no sleep.
+and a reader wakes as soon as Redis answers — no polling, no sleep. A read that stays quiet
+for ``read_block`` seconds checks that the task still exists; when its data is gone
+(expired, deleted, a Redis back without persistence) its readers end with :class:`TaskLost`.
 
 At-least-once and attempts
 --------------------------
