@@ -14,6 +14,13 @@ Reported, for workers on 1 and on 2 processes (``--concurrency`` tasks each):
   stream of an already finished task again and again; time to its full replay p50 / max,
   and the longest gap between two successful probes (a stalled server shows up here).
 
+Measured (2 cores shared with other jobs, load average ~17; two runs, the order of the
+rounds swapped): all 60 tasks completed every time; one worker process: burst 25.3 / 13.2 s,
+p50 15.6 / 7.2 s, p99 22.9 / 12.7 s; two: 37.0 / 13.1 s, p50 32.5 / 10.2 s, p99 35.9 / 12.6 s.
+On two cores a second worker process adds no CPU, only contention (each has its own mesh
+pool): add worker processes with cores, or machines. The bystander's replay took 44-80 ms
+at p50 and 0.8-3.3 s at worst during the burst: slow, never stalled.
+
 Run: ``PYTHONPATH=. python benchmarks/bench_hub.py [--students 30] [--concurrency 2]``
 (needs ``jupyterhub``, ``configurable-http-proxy`` and ``redis-server``; everything runs
 on throw-away ports and directories).
