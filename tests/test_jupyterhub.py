@@ -58,7 +58,7 @@ async def test_two_students_at_once_get_their_tasks_done_by_the_shared_workers(h
 @pytest.mark.xfail(
     "submitter" not in {f.name for f in dataclasses.fields(TaskSpec)},
     reason="needs the per-task submitter rule of issue 15 (another branch)",
-    strict=True,
+    strict=False,  # XPASS, not a failure, should that rule arrive under another field name
 )
 async def test_a_student_gets_404_for_another_students_task(hub):
     alice, bob = hub.client("alice"), hub.client("bob")
