@@ -51,12 +51,16 @@ def wait_until(condition, timeout: float = 20.0, what: str = "condition") -> Non
 
 
 class RedisServer:
-    """A ``redis-server`` process with its data in ``directory``; restartable in place."""
+    """A ``redis-server`` process with its data in ``directory``; restartable in place.
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    ``persist=False``: no append-only file and no snapshots, so a restart forgets everything
+    (a cache-style Redis)."""
+
+    def __init__(self, directory: Path, port: int | None = None, *, persist: bool = True) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.persist = persist
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -70,7 +74,7 @@ class RedisServer:
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
-            "--appendonly", "yes",
+            "--appendonly", "yes" if self.persist else "no",
             "--appendfsync", "always",
             "--save", "",
             "--logfile", str(self.directory / "redis.log"),
@@ -203,7 +207,7 @@ def start_server(
         except OSError:
             return False
 
-    wait_until(ready, timeout=60, what=f"jupyter server on port {port}")
+    wait_until(ready, timeout=120, what=f"jupyter server on port {port}")
     return process
 
 
@@ -256,7 +260,7 @@ class GatedCode(CodeProvider):
     @staticmethod
     async def _wait(key: str) -> None:
         while True:  # survive a Redis restart while parked
-            client = aioredis.from_url(os.environ[GATE_ENV])
+            client = aioredis.from_url(os.environ[GATE_ENV], socket_timeout=None)
             try:
                 if await client.blpop([f"gate:{key}"], timeout=0):
                     return

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.providers_for_tests import release, tiny_glb
-from vibedraw_widget.engine import Engine, EventLog, MemoryStore, TaskSpec
+from tests.redis_server import wait_until
+from vibedraw_widget.engine import Engine, EventLog, MemoryStore, TaskExists, TaskSpec
 from vibedraw_widget.engine.events import TERMINAL, LogClosed
 from vibedraw_widget.engine.pool import WORKER_NICENESS, CpuPool
 from vibedraw_widget.providers import registry
@@ -97,6 +98,18 @@ async def test_a_cancel_ends_the_log_with_one_append_wherever_the_task_was():
         events = await events_of(engine, record.task_id)
         assert events[-1].type == "cancelled" and sum(e.terminal for e in events) == 1
         assert store.endings[record.task_id] == 1
+    await engine.close()
+
+
+async def test_a_second_task_with_an_id_in_use_is_refused_and_the_first_runs_once():
+    store = CountingStore()
+    engine = Engine(Settings(cpu_pool="thread"), store=store)
+    first = await engine.submit(spec(prompt="n=1"))
+    with pytest.raises(TaskExists, match="already in use"):
+        await engine.submit(TaskSpec("3d", provider="scripted", task_id=first.task_id))
+    events = await events_of(engine, first.task_id)
+    assert [e.type for e in events] == ["start", "delta", "complete"]
+    assert store.endings[first.task_id] == 1
     await engine.close()
 
 
@@ -225,3 +238,41 @@ def test_a_script_without_a_main_guard_runs_once_and_its_cpu_work_succeeds(tmp_p
     status, size = done.stdout.split()
     assert status == "completed" and int(size) > 1000, done.stderr
     assert runs.read_text() == "ran\n"  # not once more per worker
+
+
+_POOL_OWNER = """
+import os, sys
+from vibedraw_widget.engine.pool import CpuPool
+pool = CpuPool(2, "process")
+pids = {f.result() for f in [pool.executor().submit(os.getpid) for _ in range(2)]}
+print(" ".join(str(pid) for pid in pool.executor()._processes), flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_pool_workers_exit_when_their_owner_is_killed_with_sigkill(tmp_path):
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _POOL_OWNER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    try:
+        pids = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        owner.kill()  # SIGKILL: no shutdown code runs in the owner
+        owner.wait(timeout=30)
+        wait_until(lambda: not any(_alive(pid) for pid in pids), timeout=30, what="orphans")
+    finally:
+        owner.kill()
+        owner.wait()

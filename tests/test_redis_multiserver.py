@@ -227,3 +227,20 @@ async def test_a_model_made_by_a_worker_is_served_by_every_server(cluster):
         for server in (a, b):
             glb = await client.get(f"{server}models/{task_id}.glb")
             assert glb.status_code == 200 and glb.content[:4] == b"glTF"
+
+
+async def test_one_task_id_sent_to_two_servers_at_once_is_created_once_and_runs_once(cluster):
+    a, b = cluster.servers
+    async with httpx.AsyncClient(headers=cluster.auth, timeout=STEP) as client:
+        for trial in range(5):
+            task_id = f"00000000-0000-4000-8000-{trial:012d}"
+            body = {"sketch": SKETCH, "provider": "gated", "prompt": "chunks=1", "task_id": task_id}
+            answers = await asyncio.gather(
+                client.post(a + "queue/3d", json=body), client.post(b + "queue/3d", json=body)
+            )
+            assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+            refused = next(r for r in answers if r.status_code == 409)
+            assert "already in use" in refused.json()["message"]
+            events = await SSEReader(client, f"{a}subscribe/{task_id}", cluster.auth).finish()
+            assert [e["type"] for e in events] == ["start", "delta", "complete"]
+            assert {e["data"]["attempt"] for e in events} == {1}  # it ran once

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as aioredis
 
 from tests.redis_server import (
     GATE_ENV,
@@ -376,3 +377,119 @@ async def test_a_stopping_worker_hands_its_task_to_another_at_once(redis_server,
     assert rest[-1].type == "complete" and rest[-1].data["attempt"] == 2
     with contextlib.suppress(Exception):
         await engine.close()
+
+
+# -- what production does to Redis (issue 16) ----------------------------------------------
+
+QUICK = 0.2  # seconds a follower's XREAD blocks in these tests (10 s in production)
+
+
+async def _wait_for(condition, what: str) -> None:
+    """Wait (on this loop) until ``condition()`` holds; Redis sends no event to wait on."""
+
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.wait_for(poll(), STEP)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def test_an_idle_follower_logs_no_outage_over_several_block_periods(redis_server, caplog):
+    default = RedisStore(redis_server.url)
+    timeout = default.redis.connection_pool.connection_kwargs["socket_timeout"]
+    assert timeout > default.read_block  # an idle XREAD BLOCK ends before its socket does
+    await default.close()
+
+    store = RedisStore(redis_server.url, read_block=QUICK)
+    await store.create(TaskRecord("t-idle", "3d", "gated"))
+    caplog.set_level("WARNING", logger="vibedraw_widget.engine.stores.redis")
+    reader = asyncio.ensure_future(_collect(store.follow("t-idle")))
+    await _wait_for(lambda: "t-idle" in store._tails, "the follower to start")
+    tail = store._tails["t-idle"]
+    await _wait_for(lambda: tail.quiet_reads >= 3, "three idle block periods")
+
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    await store.append("t-idle", "complete", {"status": "completed"})
+    assert [e.type for e in await asyncio.wait_for(reader, STEP)] == ["complete"]
+    await store.close()
+
+
+@pytest.mark.parametrize("vanish", ["flushall", "deleted", "expired", "restarted-empty"])
+async def test_a_task_whose_data_vanished_ends_every_follower_with_an_error(tmp_path, vanish):
+    server = RedisServer(tmp_path / "cache", persist=False).start()
+    try:
+        url = server.url
+        engine = Engine(settings(url), store=RedisStore(url, settings(url), read_block=QUICK))
+        record = await engine.submit(TaskSpec("3d", provider="gated"))  # no worker: it waits
+        await engine.store.append(record.task_id, "start", {"task_id": record.task_id})
+        early = engine.follow(record.task_id).__aiter__()
+        assert (await next_event(early)).type == "start"
+        late = asyncio.ensure_future(_collect(engine.follow(record.task_id, after=1)))
+        tails = engine.store._tails
+        await _wait_for(lambda: tails[record.task_id].readers == 2, "both readers to wait")
+        keys = engine.store._keys(record.task_id)
+
+        probe = aioredis.from_url(url)
+        if vanish == "flushall":
+            await probe.flushall()
+        elif vanish == "deleted":
+            await probe.delete(keys[0])
+        elif vanish == "expired":
+            for key in keys:
+                await probe.pexpire(key, 1)
+        else:
+            server.restart(kill=True)
+        await probe.aclose()
+
+        ends = [await next_event(early), (await asyncio.wait_for(late, STEP))[-1]]
+        for end in ends:
+            assert (end.id, end.type, end.data["error_type"]) == (2, "error", "TaskLost")
+            assert "gone from the store" in end.data["error"]
+        with pytest.raises(UnknownTask):  # and a new reader is told at once: 404
+            await engine.get(record.task_id)
+        await engine.close()
+    finally:
+        server.stop()
+
+
+async def test_concurrent_creates_of_one_id_give_one_task_that_runs_once(redis_server):
+    url = redis_server.url
+    first, second = Engine(settings(url)), Engine(settings(url))
+    for trial in range(20):
+        task_id = f"00000000-0000-4000-8000-{trial:012d}"
+        outcomes = await asyncio.gather(
+            first.submit(TaskSpec("3d", provider="gated", task_id=task_id)),
+            second.submit(TaskSpec("3d", provider="gated", task_id=task_id)),
+            return_exceptions=True,
+        )
+        assert sorted(type(o).__name__ for o in outcomes) == ["TaskExists", "TaskRecord"]
+    worker = RedisStore(url)
+    assert await worker.redis.xlen(worker.queue_key) == 20  # each task queued once
+    lease = await worker.claim("w", block=1, claim_after=30)
+    assert lease.attempt == 1
+    await worker.close()
+    for engine in (first, second):
+        await engine.close()
+
+
+async def test_a_task_runs_with_the_provider_recorded_at_submit_whatever_the_worker_has(
+    redis_server,
+):
+    from vibedraw_widget.engine.worker import Worker
+
+    url = redis_server.url
+    server = Engine(settings(url, code_provider="gated"))
+    record = await server.submit(TaskSpec("3d", prompt="chunks=1"))  # no provider named
+    assert record.provider == "gated"
+    # The worker's own default would be `local` (or anthropic, given a key).
+    worker = Worker(url, settings=settings(url, code_provider="local", claim_after_seconds=1))
+    working = asyncio.ensure_future(worker.run())
+    events = await read_all(server, record.task_id)
+    assert events[0].data["provider"] == "gated" and events[-1].type == "complete"
+    assert events[-1].data["model"] == "gated"
+    worker.stop(now=True)
+    await asyncio.wait_for(working, STEP)
+    await server.close()

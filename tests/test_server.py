@@ -115,7 +115,7 @@ async def test_fifty_subscribers_each_see_every_event_once_in_order(api_url, aut
     readers = [asyncio.ensure_future(read_sse(api_url, auth, task_id)) for _ in range(50)]
     # Every reader is connected once the server holds 50 followers of the log.
     log = engine.store._logs[task_id]
-    while log._appended._waiters is None or len(log._appended._waiters) < 50:
+    while log.waiting < 50:
         await asyncio.sleep(0.01)
     release(task_id)
     results = await asyncio.gather(*readers)
@@ -129,7 +129,7 @@ async def test_a_reader_that_goes_away_is_released_even_on_a_quiet_task(api_url,
     log = engine.store._logs[task_id]
     events = await read_sse(api_url, auth, task_id, stop_after=2)  # then the client hangs up
     assert [e[1] for e in events] == ["start", "delta"]
-    while log._appended._waiters:  # the server notices the closed connection by itself
+    while log.waiting:  # the server notices the closed connection by itself
         await asyncio.sleep(0.01)
     await engine.cancel(task_id)
 

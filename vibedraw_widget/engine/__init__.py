@@ -3,7 +3,16 @@
 from .events import TERMINAL, Event, EventLog
 from .runner import Engine
 from .stores import MemoryStore, TaskStore, open_store
-from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask, new_task_id, valid_task_id
+from .tasks import (
+    QueueFull,
+    TaskExists,
+    TaskLost,
+    TaskRecord,
+    TaskSpec,
+    UnknownTask,
+    new_task_id,
+    valid_task_id,
+)
 
 __all__ = [
     "TERMINAL",
@@ -12,6 +21,8 @@ __all__ = [
     "EventLog",
     "MemoryStore",
     "QueueFull",
+    "TaskExists",
+    "TaskLost",
     "TaskRecord",
     "TaskSpec",
     "TaskStore",

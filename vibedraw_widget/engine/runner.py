@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +23,7 @@ from ..settings import Settings
 from .events import FINAL_STATUS, Event, LogClosed
 from .pool import CpuPool
 from .stores import TaskStore, open_store
-from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask, kind_of
+from .tasks import QueueFull, TaskLost, TaskRecord, TaskSpec, UnknownTask, kind_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,7 +96,6 @@ class Engine:
         self._slots: asyncio.Semaphore | None = None
         self._running: dict[str, asyncio.Task[None]] = {}
         self._waiting: set[str] = set()  # ids of tasks queued for a slot
-        self._drops: dict[str, asyncio.TimerHandle] = {}
 
     def __repr__(self) -> str:
         return (
@@ -118,8 +119,14 @@ class Engine:
 
     async def submit(self, spec: TaskSpec) -> TaskRecord:
         """Record ``spec`` as a pending task and schedule it. Raises :class:`QueueFull`,
-        :class:`~vibedraw_widget.providers.registry.UnknownProvider` or :class:`NotConfigured`."""
+        :class:`~vibedraw_widget.engine.tasks.TaskExists` (the id is taken),
+        :class:`~vibedraw_widget.providers.registry.UnknownProvider` or :class:`NotConfigured`.
+
+        The provider is resolved here, once, and recorded in the task: whoever runs it (this
+        process or a worker with another environment) runs it with that provider.
+        """
         provider = self.provider_for(spec)
+        spec = dataclasses.replace(spec, provider=provider.name)
         if len(self._waiting) >= self.settings.max_queued_tasks:
             raise QueueFull(
                 f"{len(self._waiting)} tasks are already waiting (max_queued_tasks="
@@ -132,7 +139,7 @@ class Engine:
             task = asyncio.get_running_loop().create_task(self._queued(spec, provider))
             self._running[spec.task_id] = task
         else:
-            await self.store.enqueue(spec)  # type: ignore[attr-defined]
+            await self.store.enqueue(spec)
         return record
 
     async def get(self, task_id: str) -> TaskRecord:
@@ -145,8 +152,17 @@ class Engine:
     async def follow(self, task_id: str, after: int = 0) -> AsyncIterator[Event]:
         """Events with id > ``after``: replay, then live, ending with the terminal event."""
         await self.get(task_id)
-        async for event in self.store.follow(task_id, after):
-            yield event
+        last = after
+        try:
+            async for event in self.store.follow(task_id, after):
+                last = event.id
+                yield event
+        except UnknownTask as exc:
+            # Its data vanished while followed: end every reader's stream with an error
+            # (the next id, so that SSE clients and resumes treat it as the end).
+            message = str(exc) if isinstance(exc, TaskLost) else f"task {task_id} vanished"
+            data = {"task_id": task_id, "status": "error", "error": message}
+            yield Event(last + 1, "error", {**data, "error_type": "TaskLost"})
 
     async def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a pending or running task (its log ends with ``cancelled``).
@@ -165,7 +181,7 @@ class Engine:
                 # …unless it was cancelled before its first step: then nothing ran.
                 self._waiting.discard(task_id)
                 await self._finish(task_id, "cancelled", {})
-        elif not record.done and hasattr(self.store, "request_cancel"):
+        elif not record.done:  # queued for, or run by, another process
             await self.store.request_cancel(task_id)
         return await self.get(task_id)
 
@@ -175,15 +191,22 @@ class Engine:
         return await self.store.get_glb(task_id)
 
     async def run_spec(self, spec: TaskSpec) -> None:
-        """Run an already recorded task to its end here (used by ``vibedraw worker``)."""
-        await self._run(spec, self.provider_for(spec))
+        """Run an already recorded task to its end here (used by ``vibedraw worker``).
+
+        A provider that is unknown or not configured *here* ends the task with an error."""
+        try:
+            provider = self.provider_for(spec)
+        except (LookupError, ProviderError) as exc:
+            error_type = getattr(exc, "error_type", type(exc).__name__)
+            message = str(exc.args[0]) if exc.args else str(exc)
+            await self._finish(spec.task_id, "error", {"error": message, "error_type": error_type})
+            return
+        await self._run(spec, provider)
 
     async def close(self) -> None:
         """Cancel running tasks (each ends with ``cancelled``) and release resources."""
         for task_id in list(self._running):
             await self.cancel(task_id)
-        for handle in self._drops.values():
-            handle.cancel()
         self.cpu.shutdown()
         await self.store.close()
 
@@ -231,6 +254,8 @@ class Engine:
             await self._finish(task_id, "error", {"error": message, "error_type": "TimeoutError"})
         except ProviderError as exc:
             await self._finish(task_id, "error", {"error": str(exc), "error_type": exc.error_type})
+        except UnknownTask:
+            log.warning("task %s vanished from the store while it ran; stopped", task_id)
         except Exception as exc:  # a provider bug ends its own task, nothing else
             log.exception("task %s failed", task_id)
             message = f"{type(exc).__name__}: {exc}"
@@ -267,14 +292,12 @@ class Engine:
         return result
 
     async def _finish(self, task_id: str, event: str, data: dict[str, Any]) -> None:
+        """Append the terminal event (the store sets the final status and keeps the task
+        ``retention_seconds`` from now); a log that already ended stays as it is."""
         status = FINAL_STATUS[event]
         payload = {**data, "status": "error" if event == "error" else status, "task_id": task_id}
-        try:
+        with contextlib.suppress(LogClosed, UnknownTask):  # ended already, or vanished
             await self.store.append(task_id, event, payload)
-        except LogClosed:
-            return  # the task already ended (e.g. cancelled while finishing)
-        await self.store.update(task_id, status=status, finished=time.time(), result=payload)
-        self._schedule_drop(task_id)
 
     async def _append_quietly(self, task_id: str, type: str, data: dict[str, Any]) -> None:
         """Append from a provider callback; events after the end are dropped, not raised."""
@@ -282,21 +305,3 @@ class Engine:
             await self.store.append(task_id, type, data)
         except (LogClosed, UnknownTask):
             pass
-
-    def _schedule_drop(self, task_id: str) -> None:
-        """Drop a finished task after ``retention_seconds``, or sooner when more than
-        ``max_finished_tasks`` have finished since: a burst must not grow memory without
-        bound (a model task keeps its mesh, ~190 KiB, until dropped)."""
-        if self.store.shared:
-            return  # a shared store expires records itself (TTL)
-        loop = asyncio.get_running_loop()
-
-        def drop(task_id: str = task_id) -> None:
-            handle = self._drops.pop(task_id, None)
-            if handle is not None:
-                handle.cancel()
-            loop.create_task(self.store.drop(task_id))
-
-        self._drops[task_id] = loop.call_later(self.settings.retention_seconds, drop)
-        while len(self._drops) > max(0, self.settings.max_finished_tasks):
-            drop(next(iter(self._drops)))  # the oldest finished (dicts keep insertion order)

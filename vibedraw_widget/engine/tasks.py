@@ -21,6 +21,17 @@ class UnknownTask(VibeDrawError, LookupError):
     status = 404
 
 
+class TaskExists(VibeDrawError, ValueError):
+    """A task with that id already exists (a client-made id sent twice; HTTP 409)."""
+
+    status = 409
+
+
+class TaskLost(UnknownTask):
+    """A task vanished from its store while followed: its keys expired or were deleted,
+    or the store lost its data (a Redis restarted without persistence, ``FLUSHALL``)."""
+
+
 class QueueFull(VibeDrawError, RuntimeError):
     """More tasks are waiting than ``max_queued_tasks`` allows (HTTP 429)."""
 

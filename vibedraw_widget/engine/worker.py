@@ -28,7 +28,6 @@ import signal
 import socket
 from collections.abc import Sequence
 
-from ..providers.base import ProviderError
 from ..providers.registry import provider_classes
 from ..settings import Settings
 from .runner import Engine
@@ -144,14 +143,7 @@ class Worker:
         task_id = lease.task_id
         log.info("worker %s: task %s attempt %d", self.name, task_id, lease.attempt)
         try:
-            try:
-                await self.engine.run_spec(lease.spec)
-            except (LookupError, ProviderError) as exc:
-                # The provider is unknown or not configured *here*: the task ends with an error.
-                error_type = getattr(exc, "error_type", type(exc).__name__)
-                await self.engine._finish(
-                    task_id, "error", {"error": str(exc), "error_type": error_type}
-                )
+            await self.engine.run_spec(lease.spec)
         except asyncio.CancelledError:
             pass  # cancel requested (the log ends with `cancelled`) or handed back (stale)
         except Exception:

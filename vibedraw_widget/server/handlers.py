@@ -153,9 +153,7 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
         body = await self.read_body()
         spec: TaskSpec = build(*args, body)
         spec.submitter = self.submitter
-        if await self.engine.store.get(spec.task_id) is not None:
-            raise web.HTTPError(409, f"task_id: {spec.task_id} is already in use")
-        await self.engine.submit(spec)  # its errors answer their own status
+        await self.engine.submit(spec)  # its errors (TaskExists: 409 …) answer their own status
         self.log.info("vibedraw task %s (%s) submitted", spec.task_id, spec.type)
         return spec
 

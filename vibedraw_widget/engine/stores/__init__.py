@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..events import Event
-from ..tasks import TaskRecord
+from ..tasks import TaskRecord, TaskSpec
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -19,12 +19,28 @@ if TYPE_CHECKING:
 
 
 class TaskStore(Protocol):
-    """Storage of tasks, their logs and results. All methods run on the engine's loop."""
+    """Storage of tasks, their logs and results, and their lifecycle. All methods run on
+    the engine's loop. The store, not the engine, owns:
+
+    * **creation**: :meth:`create` is atomic; a second create of one id raises
+      :class:`~vibedraw_widget.engine.tasks.TaskExists` (whichever process sent it);
+    * **the end**: appending the terminal event sets the record's final ``status``,
+      ``finished`` and ``result`` in the same step, and appends after it raise
+      :class:`~vibedraw_widget.engine.events.LogClosed`;
+    * **retention**: a finished task is forgotten ``retention_seconds`` after its end;
+    * **hand-over**: :meth:`enqueue` gives a created task to worker processes (shared
+      stores), :meth:`request_cancel` cancels a task that this process does not run.
+
+    :meth:`follow` reads through :class:`~vibedraw_widget.engine.events.Tail` and raises
+    :class:`~vibedraw_widget.engine.tasks.UnknownTask` if the task vanishes meanwhile.
+    """
 
     shared: bool
-    """True when other processes see the same tasks (then workers run them)."""
+    """True when other processes see the same tasks (then workers run them by default)."""
 
     async def create(self, record: TaskRecord) -> None: ...
+    async def enqueue(self, spec: TaskSpec) -> None: ...
+    async def request_cancel(self, task_id: str) -> None: ...
     async def get(self, task_id: str) -> TaskRecord | None: ...
     async def update(self, task_id: str, **fields: Any) -> TaskRecord: ...
     async def append(self, task_id: str, type: str, data: dict[str, Any]) -> Event: ...
@@ -40,7 +56,9 @@ def open_store(url: str, settings: Settings | None = None) -> TaskStore:
 
     ``settings`` (retention, queue limits) matter to shared stores only."""
     if url.startswith("memory://"):
-        return MemoryStore()
+        if settings is None:
+            return MemoryStore()
+        return MemoryStore(settings.retention_seconds, settings.max_finished_tasks)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from .redis import RedisStore
 

@@ -4,7 +4,8 @@
 Layout (``P`` is the key prefix, ``vibedraw:`` unless the URL says ``?prefix=…``)::
 
     P{id}:task   hash    the TaskRecord fields (JSON values) + bookkeeping:
-                         spec, n (events so far), attempt, owner, closed, cancel, tok
+                         spec, n (events so far), attempt, owner, closed, cancel, tok,
+                         ctok (which create made it: a retried create is no collision)
     P{id}:log    stream  the event log; entry id ``0-N`` *is* event id N, so
                          ``Last-Event-ID: N`` resumes with ``XREAD … 0-N``
     P{id}:glb    string  the GLB of a model task
@@ -18,7 +19,9 @@ that already landed is answered with the id it got, not appended twice).
 
 Readers: one ``XREAD BLOCK`` loop per followed task per process (:class:`_Tail`) feeds any
 number of local readers from memory, so 500 subscribers of one task cost one connection,
-and a reader wakes as soon as Redis answers — no polling, no sleep.
+and a reader wakes as soon as Redis answers — no polling, no sleep. A read that stays quiet
+for ``read_block`` seconds checks that the task still exists; when its data is gone
+(expired, deleted, a Redis back without persistence) its readers end with :class:`TaskLost`.
 
 At-least-once and attempts
 --------------------------
@@ -63,8 +66,8 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ...settings import Settings
-from ..events import EVENT_TYPES, TERMINAL, Event, LogClosed
-from ..tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask
+from ..events import EVENT_TYPES, TERMINAL, Event, LogClosed, Tail
+from ..tasks import QueueFull, TaskExists, TaskLost, TaskRecord, TaskSpec, UnknownTask
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,6 +85,8 @@ RECORD_FIELDS = (
 )
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 """Errors that mean "Redis is away for now": retried with backoff, never fatal at once."""
+SOCKET_TIMEOUT_MARGIN = 5.0
+"""Seconds a reply may take beyond a blocking command's own wait before the socket times out."""
 
 
 class StaleAttempt(LogClosed):
@@ -109,9 +114,16 @@ local function append_event(keys, typ, data, ts, ttl, maxlen)
 end
 """
 
+# KEYS: task, log, glb. ARGV: ttl, token, field/value pairs… → 1 created, 0 id in use.
+# Atomic, so of two servers creating one id at once exactly one succeeds; the token makes
+# a retry of our own create (its reply lost with the connection) succeed, not collide.
 _CREATE = """
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'ctok') == ARGV[2] then return 1 end
+  return 0
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'ctok', ARGV[2], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
@@ -310,20 +322,18 @@ class Lease:
 
 @dataclass
 class _Tail:
-    """One ``XREAD BLOCK`` loop per followed task; local readers wait on ``changed``."""
+    """One ``XREAD BLOCK`` loop per followed task, feeding the :class:`Tail` local readers read."""
 
     task_id: str
-    events: list[Event] = field(default_factory=list)
+    log: Tail = field(default_factory=Tail)
     attempt: int = 0
-    done: bool = False
-    error: BaseException | None = None
     readers: int = 0
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    quiet_reads: int = 0  # XREADs that timed out with nothing new (the task's check follows)
     runner: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        woken, self.changed = self.changed, asyncio.Event()
-        woken.set()
+    def stale(self, event: Event) -> bool:
+        """A delta of an attempt older than the newest one known (not sent to readers)."""
+        return event.type == "delta" and event.data.get("attempt", 0) < self.attempt
 
 
 class Backoff:
@@ -348,10 +358,13 @@ class RedisStore:
     the same URL. See the module docstring for the layout and the attempt rule.
 
     ``reconnect_timeout``: how long a write keeps retrying while Redis is away before it
-    raises; readers and workers keep retrying forever.
+    raises; readers and workers keep retrying forever. ``read_block``: see the attribute.
     """
 
     shared = True
+    read_block = 10.0
+    """Seconds a follower's ``XREAD BLOCK`` waits before it checks that its task still
+    exists (so a vanished task ends its readers' streams within about this long)."""
 
     def __init__(
         self,
@@ -361,15 +374,25 @@ class RedisStore:
         max_events: int = 100_000,
         max_attempts: int = 3,
         reconnect_timeout: float = 60.0,
+        read_block: float | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.url, self.prefix = _split_url(url)
         self.max_events = max_events
         self.max_attempts = max_attempts
         self.reconnect_timeout = reconnect_timeout
-        # No client-side retries: every operation below retries itself, idempotently.
+        if read_block is not None:
+            self.read_block = read_block
+        # No client-side retries: every operation below retries itself, idempotently. The
+        # socket timeout stays above the longest blocking read (XREAD BLOCK), or an idle
+        # reader would time out on a healthy Redis (redis-py's default is 5 s).
         self.redis = aioredis.from_url(
-            self.url, retry=Retry(NoBackoff(), 0), socket_keepalive=True, health_check_interval=30
+            self.url,
+            retry=Retry(NoBackoff(), 0),
+            socket_keepalive=True,
+            health_check_interval=30,
+            socket_timeout=self.read_block + SOCKET_TIMEOUT_MARGIN,
+            socket_connect_timeout=SOCKET_TIMEOUT_MARGIN,
         )
         self.queue_key = f"{self.prefix}queue"
         self.cancel_channel = f"{self.prefix}cancel"
@@ -428,7 +451,7 @@ class RedisStore:
     # -- TaskStore ----------------------------------------------------------------------
 
     async def create(self, record: TaskRecord) -> None:
-        """Record a new task (replacing any task with the same id)."""
+        """Record a new task; raises :class:`TaskExists` when the id is in use (atomic)."""
         data = record.to_dict()
         pairs: list[Any] = []
         for name in RECORD_FIELDS:
@@ -436,7 +459,9 @@ class RedisStore:
         if record.result is not None:
             pairs += ["result", json.dumps(record.result)]
         keys = self._keys(record.task_id)
-        await self._script("create", keys, [self.ttl, *pairs], f"create {record.task_id}")
+        args = [self.ttl, f"{self._uid}:{next(self._tokens)}", *pairs]
+        if not await self._script("create", keys, args, f"create {record.task_id}"):
+            raise TaskExists(f"task_id: {record.task_id} is already in use")
 
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task's record, or ``None`` when unknown or expired."""
@@ -509,24 +534,8 @@ class RedisStore:
             tail.runner = asyncio.get_running_loop().create_task(self._tail(tail))
         tail.readers += 1
         try:
-            position = 0
-            while True:
-                changed = tail.changed
-                while position < len(tail.events):
-                    event = tail.events[position]
-                    position += 1
-                    if event.id <= after:
-                        continue
-                    if event.type == "delta" and event.data.get("attempt", 0) < tail.attempt:
-                        continue
-                    yield event
-                    if event.terminal:
-                        return
-                if tail.error is not None:
-                    raise tail.error
-                if tail.done:
-                    return
-                await changed.wait()
+            async for event in tail.log.read(after, skip=tail.stale):
+                yield event
         finally:
             tail.readers -= 1
             if tail.readers == 0 and self._tails.get(task_id) is tail:
@@ -539,16 +548,14 @@ class RedisStore:
         backoff = Backoff()
         last = "0-0"
         checked = False
+        block = max(1, int(self.read_block * 1000))
         try:
             while True:
                 try:
                     if not checked:
-                        attempt = await self.redis.hget(task_key, "attempt")
-                        if attempt is None and not await self.redis.exists(task_key):
-                            raise UnknownTask(tail.task_id)
-                        tail.attempt = max(tail.attempt, int(attempt or 0))
+                        tail.attempt = max(tail.attempt, await self._check(tail.task_id))
                         checked = True
-                    response = await self.redis.xread({log_key: last}, count=1000, block=10_000)
+                    response = await self.redis.xread({log_key: last}, count=1000, block=block)
                 except TRANSIENT as exc:
                     log.warning("following %s: Redis unreachable (%s); retrying", tail.task_id, exc)
                     await backoff.wait()
@@ -556,24 +563,39 @@ class RedisStore:
                 backoff.reset()
                 entries = _entries(response)
                 if not entries:
-                    checked = False  # a quiet log: make sure the task has not expired
+                    tail.quiet_reads += 1
+                    checked = False  # a quiet log: make sure the task is still there
                     continue
                 for entry_id, fields in entries:
                     last = _text(entry_id)
                     event = _event(entry_id, fields)
                     tail.attempt = max(tail.attempt, int(event.data.get("attempt", 0)))
-                    tail.events.append(event)
+                    tail.log.add(event)
                     if event.terminal:
-                        tail.done = True
-                        break
-                tail.wake()
-                if tail.done:
-                    return
+                        return
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            tail.error = exc
-            tail.wake()
+            tail.log.fail(exc)
+
+    async def _check(self, task_id: str) -> int:
+        """The task's current attempt; raises :class:`TaskLost` when its data is gone
+        (record expired or deleted, log deleted under a record that has events, or a Redis
+        that restarted without persistence and came back empty)."""
+        task_key, log_key, _ = self._keys(task_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(task_key)
+            pipe.hmget(task_key, "attempt", "n")
+            pipe.exists(log_key)
+            task_exists, (attempt, n), log_exists = await pipe.execute()
+        if not task_exists:
+            raise TaskLost(
+                f"task {task_id} is gone from the store (expired, deleted, or Redis lost "
+                "its data): no more events will come"
+            )
+        if int(n or 0) > 0 and not log_exists:
+            raise TaskLost(f"task {task_id}: its event log is gone from the store")
+        return int(attempt or 0)
 
     async def put_glb(self, task_id: str, glb: bytes) -> None:
         """Store a model task's GLB (same lifetime as its log)."""
