@@ -161,6 +161,15 @@ def test_keys_stay_in_the_pad_and_the_world_and_escape_returns_to_the_notebook(l
     prompt.click()
     page.keyboard.type("a box")
     assert prompt.input_value() == "a box"
+    # … and in a text label; Enter adds it and gives the keys back to the canvas.
+    page.get_by_role("button", name="Text", exact=True).click()
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + 40, box["y"] + 30)
+    page.locator(".vd-text-input").wait_for()
+    page.keyboard.type("dab")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.classList.contains('vd-canvas-live')")
+    press_all(page, COMMAND_KEYS)
 
     # The World: its toolbar, and walking with WASD inside the scene.
     page.get_by_role("button", name="Orbit", exact=True).click()
@@ -188,8 +197,13 @@ def test_keys_stay_in_the_pad_and_the_world_and_escape_returns_to_the_notebook(l
     assert cell_types(page) == ["code"] * 4
     assert cells.nth(0).locator(".vd-pad").count() == 1
     assert cells.nth(2).locator(".vd-world").count() == 1
-    state = kernel_json(lab, name, "{'strokes': len(pad.sketch['strokes']), 'view': world.view}")
-    assert state == {"strokes": 1, "view": "walk"}, "the pad is intact"
+    state = kernel_json(
+        lab,
+        name,
+        "{'strokes': len(pad.sketch['strokes']), 'prompt': pad.prompt, 'view': world.view,"
+        " 'labels': [t['text'] for t in pad.sketch['texts']]}",
+    )
+    assert state == {"strokes": 1, "labels": ["dab"], "prompt": "a box", "view": "walk"}
 
 
 def button_state(page, name: str) -> tuple[bool, str]:
