@@ -96,7 +96,10 @@ class TrellisModelProvider(ModelProvider):
         if png is None:
             from ..sketch import render_png
 
-            png = request.image = await ctx.run_cpu(render_png, request.ensure_sketch())
+            # The drawing only: labels are words for a prompt, and an image-to-3D model
+            # would build the lettering into the mesh.
+            drawing = {**request.ensure_sketch(), "texts": []}
+            png = request.image = await ctx.run_cpu(render_png, drawing)
         inputs: dict[str, Any] = {"image": base64.b64encode(png).decode("ascii")}
         for key, default in DEFAULT_INPUT.items():
             value = request.options.get(key, default)
