@@ -185,12 +185,19 @@ def test_keys_stay_in_the_pad_and_the_world_and_escape_returns_to_the_notebook(l
     assert active_cell_holds(page, ".vd-world")
     page.keyboard.press("b")
     page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 3")
-    # Escape on the pad does the same for the pad's cell.
+    # Escape on the pad does the same for the pad's cell: from the canvas …
     canvas.focus()
     page.keyboard.press("Escape")
     assert active_cell_holds(page, ".vd-pad")
     page.keyboard.press("b")
     page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 4")
+    # … and from inside the sandboxed preview, whose keys stay in the frame.
+    page.locator(".vd-preview-frame").click()
+    assert page.evaluate("document.activeElement.tagName") == "IFRAME"
+    press_all(page, COMMAND_KEYS)
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.activeElement?.tagName !== 'IFRAME'", timeout=10_000)
+    assert active_cell_holds(page, ".vd-pad")
 
     # Only the two cells Escape + b added: no key before them reached the notebook.
     cells = page.locator(".jp-Notebook .jp-Cell")

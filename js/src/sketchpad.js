@@ -7,7 +7,7 @@ import "./sketchpad.css";
 import { Controller, busy } from "./controller.js";
 import { DrawingSurface, imageFileToPng } from "./draw/canvas.js";
 import { emptySketch, normalizeSketch, parseSketchFile } from "./draw/strokes.js";
-import { guardKeys } from "./keys.js";
+import { focusNotebook, guardKeys } from "./keys.js";
 import { downloadName, padView } from "./padstate.js";
 import { createPreview, download, standaloneHtml } from "./preview/host.js";
 
@@ -231,6 +231,7 @@ function previewPart(pad) {
   const preview = createPreview(box, {
     dark: isDark(),
     onFrame: (msg) => (box.dataset.firstFrameMs = String(Math.round(msg.ms))),
+    onEscape: () => focusNotebook(pad.root),
     onError: (msg) => {
       runtimeError = `${msg.phase === "frame" ? "error in an animation frame" : "error running the code"}: ${msg.message}`;
       fixBtn.hidden = model.get("result_kind") !== "code";
