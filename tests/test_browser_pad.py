@@ -382,6 +382,8 @@ def test_pad_and_world_are_readable_in_the_light_and_dark_themes(lab, page):
     # "roof" at 24 sketch px is ~18 px on screen, its ink ~11 px high (it was 7, in grey).
     assert max(red) - min(red) >= 10, f"the label is {max(red) - min(red)} px high on screen"
 
+    # JupyterLab's news-consent toast would cover part of the screenshots.
+    page.add_style_tag(content=".Toastify { display: none !important; }")
     for theme in ("JupyterLab Light", "JupyterLab Dark"):
         set_theme(page, theme)
         slug = "dark" if "Dark" in theme else "light"
