@@ -18,14 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vibedraw_widget.codegen import generate_code
 from vibedraw_widget.engine import Engine, TaskSpec
+from vibedraw_widget.local.codegen import generate_code
+from vibedraw_widget.local.recognize import KINDS, predicted_kinds, recognize
+from vibedraw_widget.local.scene import build_scene
 from vibedraw_widget.providers.base import Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
-from vibedraw_widget.recognize import KINDS, predicted_kinds, recognize
-from vibedraw_widget.scene import build_scene
 from vibedraw_widget.settings import Settings
-from vibedraw_widget.trace import trace_png
+from vibedraw_widget.sketch.trace import trace_png
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

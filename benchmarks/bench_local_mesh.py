@@ -1,6 +1,6 @@
 """Benchmark the offline ``local`` model pipeline: sketch → inflated parts → GLB.
 
-Times :func:`vibedraw_widget.inflate.sketch_to_meshes` plus :func:`meshes_to_glb` on
+Times :func:`vibedraw_widget.local.mesh.sketch_to_meshes` plus :func:`meshes_to_glb` on
 every sample sketch in tests/data and on five-outline sketches composed from them, and
 prints the median and p95 milliseconds per sketch and the triangles per part.
 Targets (2-core machine): median ≤ 150 ms for a single-outline sketch, ≤ 600 ms for a
@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from vibedraw_widget.inflate import find_outlines, meshes_to_glb, sketch_to_meshes
+from vibedraw_widget.local.gltf import meshes_to_glb
+from vibedraw_widget.local.mesh import find_outlines, sketch_to_meshes
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 CLOSED = {"ellipse", "rectangle", "triangle", "blob"}

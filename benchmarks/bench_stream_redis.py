@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import redis
 import redis.asyncio as aioredis
 
-from vibedraw_widget.engine.redis_store import RedisStore
-from vibedraw_widget.engine.store import MemoryStore
+from vibedraw_widget.engine.stores import MemoryStore
+from vibedraw_widget.engine.stores.redis import RedisStore
 from vibedraw_widget.engine.tasks import TaskRecord
 from vibedraw_widget.settings import Settings
 

@@ -14,7 +14,6 @@ import pytest
 
 from tests.fakes import FakeTaskContext, refused_url
 from tests.fakes.anthropic_api import ErrorReply, FakeAnthropic, StreamReply
-from vibedraw_widget.codeblocks import extract_code, find_blocks
 from vibedraw_widget.providers.anthropic import (
     CONTINUE_PROMPT,
     AnthropicCodeProvider,
@@ -22,6 +21,7 @@ from vibedraw_widget.providers.anthropic import (
     sdk_takes_temperature,
 )
 from vibedraw_widget.providers.base import NotConfigured, ProviderError, Request
+from vibedraw_widget.providers.codeblocks import extract_code, find_blocks
 from vibedraw_widget.settings import Settings
 
 KEY = "sk-ant-test-DO-NOT-LEAK-0123456789"

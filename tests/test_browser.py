@@ -173,7 +173,7 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     page.get_by_role("button", name="Make 3D").click()
     page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
     wait_for_frames(page, 0)
-    streamed = page.locator(".vd-code").text_content()
+    streamed = page.locator(".vd-code textarea").input_value()
     assert streamed.strip()
     assert preview_pixels(page) > 500, "the preview drew nothing"
     frame = page.locator(".vd-preview-frame")
@@ -196,10 +196,7 @@ def test_draw_make_3d_then_make_mesh(lab, page):
         lab.api(f"vibedraw/api/task/{state['task_id']}"), headers=lab.headers(), timeout=30
     ).json()
     assert task["status"] == "completed"
-    assert (
-        task["result"]["result"]["content"] == streamed
-        or task["result"]["result"]["code"] == streamed
-    )
+    assert task["result"]["result"].get("code", task["result"]["result"]["content"]) == streamed
 
     # Edit "make it bigger": the camera stays, so the model really looks bigger.
     before = preview_pixels(page)
@@ -263,7 +260,7 @@ def test_reloading_mid_stream_resumes_without_losing_or_repeating(lab, page):
     draw(page, canvas, CIRCLE)
     page.get_by_role("button", name="Make 3D").click()
     page.wait_for_function(
-        "() => document.querySelector('.vd-code').textContent.includes('// line 3')",
+        "() => document.querySelector('.vd-code textarea').value.includes('// line 3')",
         timeout=60_000,
     )
     page.keyboard.press("Control+s")  # the widget's output must be in the file to come back
@@ -274,7 +271,7 @@ def test_reloading_mid_stream_resumes_without_losing_or_repeating(lab, page):
     page.locator(".vd-pad").wait_for(timeout=90_000)
     page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
     wait_for_frames(page, 0)
-    shown = page.locator(".vd-code").text_content()
+    shown = page.locator(".vd-code textarea").input_value()
     content = server_task(lab, task_id)["result"]["result"]["content"]
     assert shown == content
     assert all(shown.count(f"// line {i}\n") == 1 for i in range(30))
@@ -289,7 +286,7 @@ def test_kernel_fallback_and_fix_it_for_a_runtime_error(lab, page):
     page.wait_for_selector(".vd-pad[data-status='completed']", timeout=120_000)
     wait_for_frames(page, 0)
     assert preview_pixels(page) > 500
-    streamed = page.locator(".vd-code").text_content()
+    streamed = page.locator(".vd-code textarea").input_value()
     state = kernel_state(lab, KERNEL)
     assert state["code"] == streamed and state["status"] == "completed"
     assert len(state["sketch"]["strokes"]) == 1
@@ -309,3 +306,29 @@ def test_kernel_fallback_and_fix_it_for_a_runtime_error(lab, page):
     )
     state = kernel_state(lab, KERNEL)
     assert state["task_type"] == "edit"
+
+
+def test_run_all_of_04_world_saves_the_code_object_too(lab, page):
+    """Run All queues every cell at once: the sun's GLB, exported by the browser once the
+    sun is built, must still reach the save cell (wait_for_exports), every time."""
+    notebooks = Path(__file__).parent.parent / "notebooks"
+    shutil.copy(notebooks / "04_world.ipynb", lab.root / "world.ipynb")
+    shutil.copytree(notebooks / "sketches", lab.root / "sketches", dirs_exist_ok=True)
+    saved = lab.root / "output" / "world.glb"
+    saved.unlink(missing_ok=True)
+    open_notebook(page, lab, "world.ipynb")
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    outputs = page.locator(".jp-OutputArea-output")
+    outputs.filter(has_text="meshes; bounds (m):").wait_for(timeout=300_000)
+    printed = outputs.filter(has_text="not exported:").inner_text()
+    for session in lab.get_json("api/sessions"):  # its kernel and worker pool: not needed now
+        if session["path"].endswith("world.ipynb"):
+            httpx.delete(lab.api(f"api/sessions/{session['id']}"), headers=lab.headers())
+    assert printed.startswith("not exported: none"), printed
+    import trimesh
+
+    world = trimesh.load(saved, force="scene")
+    labels = {name.split("/")[0] for name in world.graph.nodes_geometry}
+    assert any("sun" in label for label in labels), labels
+    assert len(labels) == 5  # four meshes and the sun

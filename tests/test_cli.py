@@ -95,6 +95,15 @@ def test_a_directory_input_expands_and_each_failure_is_reported(tmp_path):
     assert lines[-1]["summary"]["failed"] == len(names) and code == EXIT_FAILED
 
 
+def test_kind_mesh_is_the_model_kind_under_the_pads_name(tmp_path):
+    code, out = run(
+        ["generate", str(DATA / "blob_00.json"), "--kind", "mesh", "--out", str(tmp_path)]
+        + ["--provider", "scripted", "--no-progress", "--json"]
+    )
+    assert code == 0 and (tmp_path / "blob_00.glb").read_bytes()[:4] == b"glTF"
+    assert json.loads(out.splitlines()[0])["kind"] == "model"
+
+
 def test_model_and_improve_kinds_write_their_files(tmp_path):
     code, _ = run(
         [
@@ -168,9 +177,9 @@ def test_help_documents_every_command_and_option(capsys):
 
 def test_bad_usage_exits_2(capsys):
     with pytest.raises(SystemExit) as done:
-        main(["generate", "x.json", "--kind", "mesh"])
+        main(["generate", "x.json", "--kind", "video"])
     assert done.value.code == 2
-    assert "invalid choice: 'mesh'" in capsys.readouterr().err
+    assert "invalid choice: 'video'" in capsys.readouterr().err
 
 
 def test_the_installed_command_runs_the_offline_providers_end_to_end(tmp_path):

@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 import trimesh
 
@@ -136,8 +137,35 @@ def test_the_blocking_client_streams_a_local_3d_task_from_a_running_server(tmp_p
         deltas = [e for e in events if e.type == "delta"]
         assert len(deltas) >= 2  # streamed part by part
         assert events[-1].type == "complete"
-        assert "THREE" in events[-1].data["code"]
+        assert "THREE" in events[-1].data["content"]
         model_id = client.submit("model", SKETCH)
         assert list(client.model_updates(model_id))[-1]["status"] == "completed"
         assert client.glb(model_id)[:4] == b"glTF"
         client.close()
+
+
+def test_one_reconnect_loop_resumes_after_the_last_item_and_gives_up_after_max_reconnects():
+    """SSE and WebSocket share AsyncClient._resumed: a drop reconnects after the last id."""
+    client = AsyncClient("http://localhost:1/", max_reconnects=2)
+    asked: list[int] = []
+
+    def connect(plan):
+        async def once(last):
+            asked.append(last)
+            for item in plan.pop(0):
+                if item is None:
+                    raise httpx.ReadError("dropped")
+                yield item
+
+        return once
+
+    async def collect(plan):
+        stream = client._resumed(connect(plan), lambda i, _: i, lambda i: i == 3, after=0)
+        return [item async for item in stream]
+
+    assert asyncio.run(collect([[1, 2, None], [3, 4]])) == [1, 2, 3]
+    assert asked == [0, 2]
+    asked.clear()
+    with pytest.raises(httpx.ReadError):
+        asyncio.run(collect([[None], [None], [None]]))
+    assert asked == [0, 0, 0]

@@ -1,5 +1,6 @@
 """Scene descriptions and generated Three.js code: the code runs under Node with the real
-``three`` package for every sample sketch, follows DESIGN §7, and streams part by part."""
+``three`` package for every sample sketch, follows the code contract (docs/protocol.md),
+and streams part by part."""
 
 from __future__ import annotations
 
@@ -13,11 +14,19 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeTaskContext
-from vibedraw_widget.codegen import SCENE_MARKER, generate_chunks, generate_code, scene_from_code
+from vibedraw_widget.local.codegen import (
+    SCENE_MARKER,
+    generate_chunks,
+    generate_code,
+    scene_from_code,
+)
+from vibedraw_widget.local.edit import apply_edit
+from vibedraw_widget.local.parts import half_extents
+from vibedraw_widget.local.recognize import recognize
+from vibedraw_widget.local.scene import build_scene
+from vibedraw_widget.local.words import COLORS
 from vibedraw_widget.providers.base import Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
-from vibedraw_widget.recognize import recognize
-from vibedraw_widget.scene import COLORS, apply_edit, build_scene, half_extents
 from vibedraw_widget.sketch import CLAY_COLOR, DEFAULT_COLOR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,8 +193,8 @@ async def test_provider_streams_the_code_part_by_part():
     assert len(chunks) >= 4  # header, walls, roof, footer (+ scene line)
     code = "".join(chunks)
     assert chunks[1].lstrip().startswith("// walls") and chunks[2].lstrip().startswith("// roof")
-    assert scene_from_code(code) == ctx.result["scene"]
-    assert ctx.result["scene"]["object"] == "house"  # from the sketch's text label
+    assert scene_from_code(code)["object"] == "house"  # from the sketch's text label
+    assert "scene" not in ctx.result  # the code's last line carries it: sent once
     assert [s["kind"] for s in ctx.result["shapes"]] == ["rectangle", "triangle"]
     assert ctx.progress_events and ctx.progress_events[0][0] == "recognize"
 

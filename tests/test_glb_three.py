@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vibedraw_widget.inflate import meshes_to_glb, sketch_to_meshes
+from vibedraw_widget.local.gltf import meshes_to_glb
+from vibedraw_widget.local.mesh import sketch_to_meshes
 from vibedraw_widget.sketch import solid_color
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,18 +15,15 @@ import pytest
 from PIL import Image
 
 from tests.fakes import FakeTaskContext
-from vibedraw_widget.codegen import generate_code, scene_from_code
-from vibedraw_widget.improve import improve_sketch
+from vibedraw_widget.local.codegen import generate_code, scene_from_code
+from vibedraw_widget.local.edit import EditNotUnderstood, apply_edit
+from vibedraw_widget.local.improve import improve_sketch
+from vibedraw_widget.local.recognize import recognize
+from vibedraw_widget.local.scene import build_scene
+from vibedraw_widget.local.scene_schema import check_scene
+from vibedraw_widget.local.words import COLORS
 from vibedraw_widget.providers.base import ProviderError, Request
 from vibedraw_widget.providers.local_code import LocalCodeProvider
-from vibedraw_widget.recognize import recognize
-from vibedraw_widget.scene import (
-    COLORS,
-    EditNotUnderstood,
-    apply_edit,
-    build_scene,
-    check_scene,
-)
 from vibedraw_widget.sketch import validate_sketch
 
 DATA = Path(__file__).parent / "data"

@@ -1,4 +1,4 @@
-"""Inflation (vibedraw_widget.inflate) and the offline ``local`` model provider.
+"""Inflation (vibedraw_widget.local.mesh) and the offline ``local`` model provider.
 
 Quality is checked on every sample sketch in tests/data with trimesh: watertight,
 consistently wound, outward (``is_volume``), no degenerate faces, the silhouette along
@@ -24,14 +24,16 @@ from scipy.interpolate import griddata
 from shapely.ops import unary_union
 
 from tests.fakes import FakeTaskContext
-from vibedraw_widget import inflate
-from vibedraw_widget.inflate import (
+from vibedraw_widget.local import mesh as inflate
+from vibedraw_widget.local.gltf import linear_rgba, meshes_to_glb
+from vibedraw_widget.local.mesh import (
     find_outlines,
-    meshes_to_glb,
     sketch_frame,
     sketch_to_meshes,
     triangulate_outline,
 )
+from vibedraw_widget.local.mesh.inflate import inflated_mesh
+from vibedraw_widget.local.mesh.outlines import clean_polygon
 from vibedraw_widget.providers.base import ProviderError, Request
 from vibedraw_widget.providers.local_model import LocalModelProvider
 from vibedraw_widget.sketch import CLAY_COLOR, DEFAULT_COLOR
@@ -230,7 +232,7 @@ def test_back_mirrors_the_front_and_both_meet_at_the_outline():
     height = inflate.poisson_height(tri)
     assert np.all(height[: tri.n_boundary] == 0)
     assert np.all(height[tri.n_boundary :] > 0)
-    mesh = inflate.inflated_mesh(tri, height)
+    mesh = inflated_mesh(tri, height)
     z = mesh.vertices[:, 2]
     assert z.max() == pytest.approx(-z.min())
     assert len(mesh.vertices) == 2 * len(tri.vertices) - tri.n_boundary
@@ -334,7 +336,7 @@ def test_hard_outlines_inflate_to_clean_solids_matching_the_drawing(name):
 
 
 def test_self_overlapping_loop_is_resolved_into_a_valid_polygon():
-    poly = inflate.clean_polygon(np.array(HARD["figure_eight"]["points"])[:, :2])
+    poly = clean_polygon(np.array(HARD["figure_eight"]["points"])[:, :2])
     assert poly is not None and poly.is_valid
     assert len(getattr(poly, "geoms", [poly])) == 2  # the two lobes
 
@@ -432,7 +434,7 @@ def test_glb_has_one_named_node_per_part_and_a_material_per_colour():
     assert [n["extras"]["strokes"] for n in doc["nodes"]] == [p.strokes for p in parts]
     colours = {s["color"] for s in sketch["strokes"]}
     assert len(doc["materials"]) == len(colours)
-    wanted = inflate._rgba(sketch["strokes"][0]["color"])
+    wanted = linear_rgba(sketch["strokes"][0]["color"])
     assert (
         doc["materials"][doc["meshes"][0]["primitives"][0]["material"]]["pbrMetallicRoughness"][
             "baseColorFactor"

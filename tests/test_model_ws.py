@@ -1,6 +1,6 @@
 """The ``local`` model provider end to end: ``POST trellis/task`` → the model-task
 WebSocket pushes the real stages with progress, then ``completed`` with the GLB URL;
-``{"action": "cancel"}`` stops the work (DESIGN §4, §6)."""
+``{"action": "cancel"}`` stops the work (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
 
@@ -33,6 +36,7 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     # A copy, so that what the notebook saves lands in tmp_path, not in the source tree.
     work = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns("output", ".ipynb_checkpoints"))
+    before = {p.relative_to(work) for p in work.rglob("*")}
     nb = nbformat.read(work / name, as_version=4)
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}}
@@ -47,6 +51,8 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     assert errors == []
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert outputs, "the notebook produced no output at all"
+    written = sorted({p.relative_to(work) for p in work.rglob("*") if p.is_file()} - before)
+    assert_ignored_by_git([Path("notebooks") / p for p in written])
     if name.startswith("01"):
         for saved in ("snowman.js", "snowman.html", "snowman.glb"):
             assert (work / "output" / saved).stat().st_size > 0
@@ -56,8 +62,37 @@ def test_notebook_runs_top_to_bottom(name, tmp_path):
     if name.startswith("03"):
         images = [o for o in outputs if "image/png" in o.get("data", {})]
         assert len(images) >= 3  # recognition overlay, inflation stages, the 3D mesh
+        # The last demo's text says the circle's peak height equals its radius: so must
+        # the numbers it prints.
+        claim = nb.cells[-2].source
+        assert "peak height equals the circle's radius" in claim
+        printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+        radius, height = map(
+            float, re.fullmatch(r"radius (\S+) m, peak height (\S+) m\n", printed).groups()
+        )
+        assert radius > 0.1 and abs(height - radius) <= 0.02 * radius, printed
     if name.startswith("04"):
         import trimesh
 
         world = trimesh.load(work / "output" / "world.glb", force="scene")
         assert len(world.geometry) >= 4  # every mesh of the batch, placed
+
+
+def assert_ignored_by_git(paths: list[Path]) -> None:
+    """What running a notebook writes must not show up in ``git status``."""
+    if not paths or shutil.which("git") is None or not (ROOT / ".git").exists():
+        return
+    listed = "\n".join(str(p) for p in paths) + "\n"
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--verbose", "--non-matching", "--stdin"],
+        cwd=ROOT,
+        input=listed,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # --non-matching prints "::\tpath" for every path no ignore rule matches.
+    not_ignored = [
+        line.split("\t", 1)[1] for line in done.stdout.splitlines() if line.startswith("::")
+    ]
+    assert not_ignored == [], f"a notebook wrote files git would track: {not_ignored}"

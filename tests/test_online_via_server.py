@@ -1,5 +1,5 @@
 """The online providers end to end through the extension's routes, against local fakes of
-the Anthropic Messages API and a PiAPI Trellis task API (DESIGN §4–§6): ``POST queue/3d``
+the Anthropic Messages API and a PiAPI Trellis task API (docs/protocol.md): ``POST queue/3d``
 with provider ``anthropic`` → SSE; ``POST trellis/task`` with provider ``trellis`` → the
 model-task WebSocket → the GLB."""
 

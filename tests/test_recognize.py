@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vibedraw_widget.recognize import KINDS, Shape, predicted_kinds, recognize
+from vibedraw_widget.local.recognize import KINDS, Shape, predicted_kinds, recognize
 from vibedraw_widget.sketch import render_png, validate_sketch
-from vibedraw_widget.trace import trace_png
+from vibedraw_widget.sketch.trace import trace_png
 
 DATA = Path(__file__).parent / "data"
 LABELS = json.loads((DATA / "labels.json").read_text())
@@ -143,8 +143,7 @@ def test_strokes_of_different_colours_are_not_joined():
 
 def test_trace_png_keeps_colours_and_gives_a_valid_sketch():
     sketch = _load("scene_sun_and_ground_00")
-    # Strokes only: the labels are drawn as ink in their own colour, and traced as such.
-    traced = validate_sketch(trace_png(render_png({**sketch, "texts": []})))
+    traced = validate_sketch(trace_png(render_png(sketch)))
     assert {s["color"] for s in traced["strokes"]} == {s["color"] for s in sketch["strokes"]}
     assert (traced["width"], traced["height"]) == (640, 480)
 

@@ -1,4 +1,6 @@
-"""Two jupyter-servers and two ``vibedraw worker`` processes on one Redis (DESIGN §9).
+"""Two jupyter-servers and two ``vibedraw worker`` processes on one Redis.
+
+docs/architecture.md, Scaling out, says what this proves.
 
 Everything runs as a real process: tasks are submitted on server A and followed on
 server B over SSE and the WebSocket while a worker is SIGKILLed and Redis crashes.

@@ -1,4 +1,6 @@
-"""The Redis store and ``vibedraw worker`` against a real redis-server (DESIGN §5, §9).
+"""The Redis store and ``vibedraw worker`` against a real redis-server.
+
+The contracts: docs/protocol.md (events, SSE) and docs/architecture.md (Scaling out).
 
 Workers run as subprocesses, so a SIGKILL is a real crash; the ``gated`` provider parks a
 task at a gate in Redis until the test opens it, so "mid-task" is a fact, not a timing.
@@ -22,7 +24,7 @@ from tests.redis_server import (
 )
 from vibedraw_widget.engine import Engine, QueueFull, TaskRecord, TaskSpec, UnknownTask
 from vibedraw_widget.engine.events import Event, LogClosed
-from vibedraw_widget.engine.redis_store import RedisStore, StaleAttempt
+from vibedraw_widget.engine.stores.redis import RedisStore, StaleAttempt
 from vibedraw_widget.providers import registry
 from vibedraw_widget.settings import Settings
 
@@ -253,7 +255,7 @@ async def test_a_worker_runs_queued_tasks_and_the_server_streams_them(redis_serv
         assert [e.type for e in events] == ["start"] + ["delta"] * n + ["complete"]
         assert [e.id for e in events] == list(range(1, n + 3))
         complete = events[-1].data
-        assert complete["content"] == "".join(deltas(events)) == complete["code"]
+        assert complete["content"] == "".join(deltas(events)) and "code" not in complete
         assert (await engine.get(record.task_id)).status == "completed"
     await engine.close()
 

@@ -1,4 +1,4 @@
-"""The extension's routes against a real jupyter-server (DESIGN §4–§6)."""
+"""The extension's routes against a real jupyter-server (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ async def test_a_code_task_streams_start_deltas_complete_with_ids(api_url, auth)
     complete = events[-1][2]
     assert complete["status"] == "completed"
     assert complete["content"] == "".join(e[2]["text"] for e in events if e[1] == "delta")
-    assert complete["code"] == complete["content"]
+    assert "code" not in complete  # it would repeat content: the answer is sent once
     assert complete["usage"]["total_tokens"] == 3
     status = (await get(f"{api_url}task/{task_id}", auth)).json()
     assert status["status"] == "completed" and status["result"]["result"]["content"]

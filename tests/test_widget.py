@@ -151,7 +151,7 @@ def test_generate_code_streams_into_the_traits_and_is_awaitable_and_blocking(pad
     pad.observe(lambda change: seen.append(change["new"]), "code")
     result = pad.generate("code", prompt="n=4", provider="scripted").result(timeout=30)
     expected = "".join(f"// part {i}\n" for i in range(4))
-    assert result["code"] == expected
+    assert result["content"] == expected and "code" not in result  # the answer, once
     assert pad.code == expected and pad.status == "completed" and pad.progress == 1.0
     assert pad.result_kind == "code" and pad.result_version == 1
     assert pad.task_transport == "kernel" and pad.task_id == result["task_id"]
@@ -180,6 +180,9 @@ def test_generate_model_keeps_the_glb_and_sends_it_as_a_binary_buffer(pad):
     # A reloaded page asks for the mesh again.
     from_frontend(pad, {"type": "need_glb"})
     assert len([m for m, _ in frontend.messages if m.get("type") == "glb"]) == 2
+    # "mesh", the button's name, is the same task.
+    pad.generate("mesh").result(timeout=60)
+    assert pad.task_type == "model" and pad.result_kind == "model" and pad.glb[:4] == b"glTF"
 
 
 def test_generate_errors_set_pad_error_and_raise(pad):
@@ -307,3 +310,21 @@ def test_events_fold_into_the_pad_as_in_the_front_end(case, engine):
     for event_id, kind, data in case["events"]:
         pad._apply("t-1", Event(event_id, kind, data))
     assert {field: getattr(pad, field) for field in case["expect"]} == case["expect"]
+
+
+def test_code_set_from_python_becomes_the_shown_result_once(pad):
+    pad.code = "return new THREE.Mesh(new THREE.BoxGeometry(1, 1, 1));"
+    assert pad.result_kind == "code" and pad.result_version == 1
+    pad.code = pad.code  # no change, no new result
+    assert pad.result_version == 1
+    pad.code = "return new THREE.Group();"
+    assert pad.result_version == 2
+
+
+def test_code_a_task_or_the_front_end_writes_is_not_counted_as_set_by_hand(pad):
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    pad.generate("code", prompt="n=3", provider="scripted").result(timeout=30)
+    assert pad.result_version == 1  # one result for the task, not one per streamed chunk
+    # The front end ran an edited code itself and synced code and result together.
+    pad.set_state({"code": "return new THREE.Group();", "result_version": 2})
+    assert pad.code == "return new THREE.Group();" and pad.result_version == 2

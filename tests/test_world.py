@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import http.server
@@ -9,6 +10,7 @@ import io
 import json
 import math
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +129,67 @@ def test_code_objects_need_the_browser_export_before_saving(tmp_path):
     )
     assert world.objects[1]["position"] == [4.0, 0.0, 0.0]
     assert len(load(world.save(tmp_path / "w.glb").read_bytes()).geometry) == 2
+
+
+class Browser:
+    """Stands in for the front end: answers the world's messages on another thread, as
+    the kernel's comm would deliver them, after ``delay`` seconds."""
+
+    def __init__(self, world: World, views: int, build: dict[str, bytes | str], delay: float):
+        self.world, self.views, self.build, self.delay = world, views, build, delay
+        self.sent: list[dict] = []
+        world.send = self.receive
+
+    def receive(self, content: dict, buffers=None) -> None:
+        self.sent.append(content)
+        if content.get("type") == "ping":
+            for _ in range(self.views):
+                threading.Timer(self.delay, self.answer, [content["id"]]).start()
+
+    def answer(self, ping: int) -> None:
+        self.world._on_message(self.world, {"type": "pong", "id": ping}, [])
+        for object_id, outcome in self.build.items():
+            if isinstance(outcome, bytes):
+                self.world._on_message(
+                    self.world, {"type": "object-glb", "id": object_id}, [outcome]
+                )
+            else:
+                message = {"type": "error", "id": object_id, "message": outcome}
+                self.world._on_message(self.world, message, [])
+
+
+def test_wait_for_exports_waits_for_the_browser_so_run_all_saves_the_code_objects(tmp_path):
+    """Run All: the save cell runs before the browser's GLB arrives; awaiting
+    world.wait_for_exports() in it waits for that GLB instead of racing it."""
+    world = World()
+    world.add(model_result("mesh"))
+    tower = world.add(code_result("tower.json"))
+    browser = Browser(world, views=1, build={tower: box_glb(3.0)}, delay=0.3)
+    assert asyncio.run(world.wait_for_exports(ask_timeout=10)) == []
+    assert [m["type"] for m in browser.sent] == ["ping"]
+    assert len(load(world.save(tmp_path / "w.glb").read_bytes()).geometry) == 2
+    # Nothing missing: no question asked.
+    assert asyncio.run(world.wait_for_exports()) == [] and len(browser.sent) == 1
+
+
+def test_wait_for_exports_returns_the_missing_labels_when_no_browser_shows_the_world():
+    world = World()
+    world.add(code_result("tower.json"))
+    browser = Browser(world, views=0, build={}, delay=0)
+    started = time.monotonic()
+    assert asyncio.run(world.wait_for_exports(timeout=60, ask_timeout=0.5)) == ["tower.json"]
+    assert 0.5 <= time.monotonic() - started < 5  # the short wait for an answer, no more
+    assert [m["type"] for m in browser.sent] == ["ping"]
+
+
+def test_wait_for_exports_stops_waiting_for_a_code_object_that_failed_to_build():
+    world = World()
+    tower = world.add(code_result("tower.json"))
+    Browser(world, views=2, build={tower: "tower.json: undefinedThing is not defined"}, delay=0.1)
+    started = time.monotonic()
+    assert asyncio.run(world.wait_for_exports(timeout=60, ask_timeout=10)) == ["tower.json"]
+    assert time.monotonic() - started < 5
+    assert world.errors[0] == "tower.json: undefinedThing is not defined"
 
 
 # -- the browser side ----------------------------------------------------------------------

@@ -9,16 +9,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .errors import VibeDrawError
 from .settings import Settings
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
 if TYPE_CHECKING:
     from .batch import generate, generate_many
-    from .client import AsyncClient, Client, VibeDrawError
+    from .client import AsyncClient, Client
     from .engine import Engine, Event, TaskSpec
-    from .improve import improve_sketch
-    from .inflate import meshes_to_glb, sketch_to_meshes
-    from .recognize import Shape, recognize
+    from .local.gltf import meshes_to_glb
+    from .local.improve import improve_sketch
+    from .local.mesh import sketch_to_meshes
+    from .local.recognize import Shape, recognize
     from .result import GenerationCancelled, GenerationError, Result
     from .viewer import gallery
     from .widget import SketchPad
@@ -34,18 +36,17 @@ _LAZY = {
     "GenerationCancelled": "result",
     "GenerationError": "result",
     "Result": "result",
-    "Shape": "recognize",
+    "Shape": "local.recognize",
     "SketchPad": "widget",
     "TaskSpec": "engine",
-    "VibeDrawError": "client",
     "World": "world",
     "gallery": "viewer",
     "generate": "batch",
     "generate_many": "batch",
-    "improve_sketch": "improve",
-    "meshes_to_glb": "inflate",
-    "recognize": "recognize",
-    "sketch_to_meshes": "inflate",
+    "improve_sketch": "local.improve",
+    "meshes_to_glb": "local.gltf",
+    "recognize": "local.recognize",
+    "sketch_to_meshes": "local.mesh",
 }
 
 __all__ = [

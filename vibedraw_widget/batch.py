@@ -28,7 +28,8 @@ from typing import Any, Protocol
 from .engine.background import BackgroundEngine, default_engine
 from .engine.events import FINAL_STATUS, Event
 from .engine.tasks import TaskSpec
-from .result import KINDS, TASK_TYPE, Result
+from .kinds import KIND_ALIASES, KINDS, TASK_TYPE, canonical_kind
+from .result import Result
 from .sketch import Sketch, SketchError, decode_png, parse_json, validate_sketch
 
 SKETCH_SUFFIXES = (".json", ".png")
@@ -148,11 +149,15 @@ def _spec(
     )
 
 
-def _check_kind(kind: str, code: str | None) -> None:
+def _check_kind(kind: str, code: str | None) -> str:
+    """The kind to run (an alias such as ``"mesh"`` becomes ``"model"``), or raise."""
+    kind = canonical_kind(kind)
     if kind not in KINDS:
-        raise ValueError(f"kind={kind!r}: expected one of {', '.join(KINDS)}")
+        names = ", ".join([*KINDS, *KIND_ALIASES])
+        raise ValueError(f"kind={kind!r}: expected one of {names}")
     if kind == "edit" and not code:
         raise ValueError("kind='edit' needs code= (the Three.js code to edit)")
+    return kind
 
 
 # -- running one task -----------------------------------------------------------------
@@ -169,7 +174,8 @@ def _fill(result: Result, terminal: Event) -> None:
         result.model = data.get("model")
         result.usage = dict(data.get("usage") or {})
         result.content = data.get("content")
-        result.code = data.get("code")
+        # ``code`` is sent only where the runnable code differs from the answer.
+        result.code = data.get("code", result.content)
         if result.kind == "improve":
             result.code = None
             result.improved = data.get("sketch")
@@ -329,8 +335,8 @@ def generate(
     """Generate from one sketch and return its :class:`~.result.Result`.
 
     ``input``: a sketch dict, a :class:`~.sketch.Sketch`, JSON text, PNG bytes or a
-    ``.json``/``.png`` path. ``kind``: ``"code"`` (Three.js code), ``"model"`` (a GLB
-    mesh), ``"improve"`` (the drawing redrawn clean) or ``"edit"`` (with ``code=``, the
+    ``.json``/``.png`` path. ``kind``: ``"code"`` (Three.js code), ``"model"`` or ``"mesh"`` (a
+    GLB mesh), ``"improve"`` (the drawing redrawn clean) or ``"edit"`` (with ``code=``, the
     code to change as ``prompt`` says). ``provider``: a provider name (default: the
     configured one, offline ``local`` unless a key is set). ``client``: a
     :class:`~vibedraw_widget.client.Client` to run on a server instead of in-process.
@@ -346,7 +352,7 @@ def generate(
     >>> result = generate("house.json", kind="model")          # doctest: +SKIP
     >>> result.save("house.glb")                                 # doctest: +SKIP
     """
-    _check_kind(kind, code)
+    kind = _check_kind(kind, code)
     prepared = prepare(input)
     if _as_path(input) is None:
         prepared.source = ""
@@ -393,7 +399,7 @@ def generate_many(
     the notebook's stop button) cancels the outstanding tasks and returns at once: the
     finished results as they are, the others with ``status="cancelled"``.
     """
-    _check_kind(kind, code)
+    kind = _check_kind(kind, code)
     if concurrency < 1:
         raise ValueError(f"concurrency={concurrency}: must be at least 1")
     items = expand_inputs(inputs)

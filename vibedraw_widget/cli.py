@@ -1,6 +1,6 @@
 """The ``vibedraw`` command: batch generation from files, the provider list, workers.
 
-    vibedraw generate sketches/*.json --kind model --out meshes/
+    vibedraw generate sketches/*.json --kind mesh --out meshes/
     vibedraw generate drawing.png --kind code --server http://localhost:8888/ --token …
     vibedraw providers
     vibedraw worker --store redis://localhost:6379/0
@@ -20,14 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .result import KINDS, Result, safe_stem
+from .kinds import KIND_ALIASES, KINDS, canonical_kind
+from .result import Result, safe_stem
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _EPILOG = """\
-inputs are sketch JSON files (DESIGN §3), PNG drawings, or directories of them.
+inputs are sketch JSON files (docs/protocol.md, The sketch), PNG drawings, or directories of them.
 Runs in-process on the offline engine unless --server is given. Environment:
 ANTHROPIC_API_KEY selects the anthropic code provider by default (else local);
 TRELLIS_API_KEY configures the trellis model provider; VIBEDRAW_TOKEN (or
@@ -65,10 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "--kind",
-        choices=[k for k in KINDS if k != "edit"],
+        choices=[*(k for k in KINDS if k != "edit"), *KIND_ALIASES],
         default="code",
-        help="code: Three.js code; model: a GLB mesh; improve: the drawing redrawn clean "
-        "(default: %(default)s)",
+        help="code: Three.js code; mesh (or model): a GLB mesh; improve: the drawing redrawn "
+        "clean (default: %(default)s)",
     )
     gen.add_argument("--prompt", default="", help="text that steers generation ('a red apple')")
     gen.add_argument(
@@ -103,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         worker = commands.add_parser(
             "worker",
             help="run queued tasks from a Redis store (for servers with store_url=redis://…)",
-            description="Run queued vibedraw tasks from a Redis store (DESIGN §9).",
+            description="Run queued vibedraw tasks from a Redis store "
+            "(docs/architecture.md, Scaling out).",
         )
         worker_module.build_parser(worker)
     return parser
@@ -198,6 +200,7 @@ def cmd_generate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if not inputs:
         print("vibedraw generate: no .json or .png inputs found", file=sys.stderr)
         return EXIT_USAGE
+    args.kind = canonical_kind(args.kind)
     problem = _out_problem(args.out, inputs, args.kind)
     if problem:  # found now, not after the whole batch has run
         print(f"vibedraw generate: --out {args.out}: {problem}", file=sys.stderr)

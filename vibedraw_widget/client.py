@@ -16,8 +16,7 @@ import asyncio
 import base64
 import contextlib
 import json
-import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,21 +24,36 @@ import httpx
 import websockets
 from httpx_sse import aconnect_sse
 
+from .engine.background import LoopThread
 from .engine.events import TERMINAL, Event
+from .errors import VibeDrawError
+from .kinds import task_type_of
 from .sketch import Sketch
 
 T = TypeVar("T")
+__all__ = ["AsyncClient", "Client", "RequestRefused", "VibeDrawError"]
 WS_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 RETRYABLE = (httpx.TransportError, websockets.ConnectionClosedError, OSError)
 
 
-class VibeDrawError(RuntimeError):
-    """The server refused a request; ``status`` is the HTTP status, the message its reason."""
+class RequestRefused(VibeDrawError, RuntimeError):
+    """The server refused a request; ``status`` is the HTTP status, ``message`` its reason.
+
+    A :class:`~vibedraw_widget.errors.VibeDrawError`, the name this module has always
+    raised: ``except VibeDrawError`` catches it.
+    """
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
-        self.message = message
+        self.reason = message
+
+    @property
+    def message(self) -> str:
+        return self.reason
+
+    def __reduce__(self) -> tuple[type[RequestRefused], tuple[int, str]]:
+        return (type(self), (self.status, self.reason))
 
 
 def _raise_for_status(response: httpx.Response, token_sent: bool = False) -> None:
@@ -48,14 +62,14 @@ def _raise_for_status(response: httpx.Response, token_sent: bool = False) -> Non
     if response.status_code == 403 and token_sent:
         # A refused token makes jupyter-server treat the request as a cookie session and
         # complain about XSRF ("'_xsrf' argument missing"): say what is wrong.
-        raise VibeDrawError(
+        raise RequestRefused(
             403, "the server refused the token (or does not let this user run tasks)"
         )
     try:
         message = response.json().get("message") or response.reason_phrase
     except ValueError:
         message = response.text[:200] or response.reason_phrase
-    raise VibeDrawError(response.status_code, message)
+    raise RequestRefused(response.status_code, message)
 
 
 class AsyncClient:
@@ -132,24 +146,25 @@ class AsyncClient:
         provider: str | None = None,
         **fields: Any,
     ) -> str:
-        """Start a task and return its id. ``kind``: ``3d``/``code``, ``edit``, ``improve``
-        or ``model``; ``sketch`` anything :meth:`Sketch.from_any` takes; extra ``fields``
-        go into the body as they are (``threejs_code``, ``error``, ``max_tokens`` …; for a
-        model, ``input={"seed": …}`` joins the image in the Trellis-shaped ``input``)."""
+        """Start a task and return its id. ``kind``: ``code`` (or ``3d``), ``edit``,
+        ``improve`` or ``model`` (or ``mesh``); ``sketch`` anything :meth:`Sketch.from_any`
+        takes; extra ``fields`` go into the body as they are (``threejs_code``, ``error``,
+        ``max_tokens`` …; for a model, ``input={"seed": …}`` joins the image in the
+        Trellis-shaped ``input``)."""
+        task_type = task_type_of(kind)
         body: dict[str, Any] = {"prompt": prompt, **fields}
         if provider:
             body["provider"] = provider
         if sketch is not None:
             body["sketch"] = Sketch.from_any(sketch).to_dict()
         encoded = base64.b64encode(image).decode() if image else None
-        if kind == "model":
+        if task_type == "model":
             body["input"] = {**body.get("input", {}), **({"image": encoded} if encoded else {})}
             body["task_type"] = "image-to-3d"
             response = await self._request("POST", "trellis/task", json=body)
             return response.json()["data"]["task_id"]
         if encoded:
             body["image_base64"] = encoded
-        task_type = "3d" if kind == "code" else kind
         return (await self._request("POST", f"queue/{task_type}", json=body)).json()["task_id"]
 
     async def status(self, task_id: str) -> dict[str, Any]:
@@ -169,15 +184,35 @@ class AsyncClient:
 
         A dropped connection is resumed with ``Last-Event-ID``: nothing lost, nothing twice.
         """
+        stream = self._resumed(
+            lambda last: self._sse_once(task_id, last),
+            position=lambda event, last: event.id,
+            done=lambda event: event.type in TERMINAL,
+            after=after,
+        )
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                yield event
+
+    async def _resumed(
+        self,
+        connect: Callable[[int], AsyncIterator[T]],
+        position: Callable[[T, int], int],
+        done: Callable[[T], bool],
+        after: int,
+    ) -> AsyncIterator[T]:
+        """The one reconnect loop (SSE and WebSocket): items of ``connect(last)`` until one
+        is ``done``; a dropped connection backs off and reconnects after the last
+        ``position`` seen, at most ``max_reconnects`` times in a row."""
         last, failures = after, 0
         while True:
             try:
                 # aclosing: hand the connection back as soon as the task ends.
-                async with contextlib.aclosing(self._sse_once(task_id, last)) as stream:
-                    async for event in stream:
-                        last, failures = event.id, 0
-                        yield event
-                        if event.type in TERMINAL:
+                async with contextlib.aclosing(connect(last)) as stream:  # type: ignore[type-var]
+                    async for item in stream:
+                        last, failures = position(item, last), 0
+                        yield item
+                        if done(item):
                             return
                 raise httpx.RemoteProtocolError("the stream ended before the task did")
             except RETRYABLE:
@@ -207,28 +242,28 @@ class AsyncClient:
                 yield event
 
     async def model_updates(self, task_id: str, after: int = 0) -> AsyncIterator[dict[str, Any]]:
-        """Model-task status messages over the WebSocket (DESIGN §6), resumed on a drop."""
-        last, failures = after, 0
+        """Model-task status messages over the WebSocket (docs/protocol.md, WebSocket),
+        resumed on a drop."""
+        stream = self._resumed(
+            lambda last: self._ws_once(task_id, last),
+            position=lambda message, last: message.get("event_id") or last,
+            done=lambda message: message["status"] in WS_TERMINAL,
+            after=after,
+        )
+        async with contextlib.aclosing(stream):
+            async for message in stream:
+                yield message
+
+    async def _ws_once(self, task_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
         parts = urlsplit(self.api_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
-        while True:
-            url = f"{scheme}://{parts.netloc}{parts.path}trellis/task/ws/{task_id}?after={last}"
-            try:
-                async with websockets.connect(url, additional_headers=self.headers) as ws:
-                    async for raw in ws:
-                        message = json.loads(raw)
-                        last, failures = message.get("event_id") or last, 0
-                        yield message
-                        if message["status"] in WS_TERMINAL:
-                            return
-                raise websockets.ConnectionClosedError(None, None)
-            except websockets.InvalidStatus as exc:
-                raise VibeDrawError(exc.response.status_code, "WebSocket refused") from None
-            except RETRYABLE:
-                failures += 1
-                if failures > self.max_reconnects:
-                    raise
-                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+        url = f"{scheme}://{parts.netloc}{parts.path}trellis/task/ws/{task_id}?after={after}"
+        try:
+            async with websockets.connect(url, additional_headers=self.headers) as ws:
+                async for raw in ws:
+                    yield json.loads(raw)
+        except websockets.InvalidStatus as exc:
+            raise RequestRefused(exc.response.status_code, "WebSocket refused") from None
 
     async def wait(self, task_id: str) -> Event:
         """Follow a task to its end and return the terminal event."""
@@ -236,7 +271,7 @@ class AsyncClient:
             async for event in events:
                 if event.type in TERMINAL:
                     return event
-        raise VibeDrawError(500, "the stream ended without a terminal event")
+        raise RequestRefused(500, "the stream ended without a terminal event")
 
 
 class Client:
@@ -244,8 +279,8 @@ class Client:
 
     def __init__(self, url: str, token: str | None = None, **kwargs: Any) -> None:
         self.aio = AsyncClient(url, token, **kwargs)
-        self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._loop.run_forever, name="vibedraw-client", daemon=True).start()
+        self._thread = LoopThread("vibedraw-client")
+        self._loop = self._thread.loop
 
     @classmethod
     def from_running_server(cls, **kwargs: Any) -> Client:
@@ -262,22 +297,10 @@ class Client:
         return f"<Client {self.aio.base_url}>"
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result()
-        except BaseException:
-            future.cancel()
-            raise
+        return self._thread.run(coro)
 
     def _iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
-        try:
-            while True:
-                try:
-                    yield self._run(agen.__anext__())
-                except StopAsyncIteration:
-                    return
-        finally:
-            self._run(agen.aclose())  # type: ignore[attr-defined]
+        return self._thread.iterate(agen)
 
     def providers(self) -> list[dict[str, Any]]:
         """See :meth:`AsyncClient.providers`."""
@@ -321,4 +344,4 @@ class Client:
         """Close the connections and stop the client's loop thread."""
         if self._loop.is_running():
             self._run(self.aio.aclose())
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.stop()

@@ -17,14 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("code", "model", "improve", "edit")
-"""What can be generated: Three.js code, a mesh, a cleaned-up sketch, edited code."""
-
-TASK_TYPE = {"code": "3d", "model": "model", "improve": "improve", "edit": "edit"}
-"""Engine task type for each kind (DESIGN §4 calls code tasks ``3d``)."""
+from .errors import VibeDrawError
 
 
-class GenerationError(RuntimeError):
+class GenerationError(VibeDrawError, RuntimeError):
     """A generation that ended with an ``error`` (or ``cancelled``) event.
 
     ``data`` is the terminal event's data; ``result`` the :class:`Result`, when there is one.
@@ -164,7 +160,7 @@ class Result:
     def save(self, path: str | Path) -> Path:
         """Write one output, chosen by the file's suffix, and return its path.
 
-        ``.js``: the code (body of ``async function build(THREE, ctx)``, DESIGN §7);
+        ``.js``: the code (body of ``async function build(THREE, ctx)``, docs/protocol.md);
         ``.html``: a standalone offline viewer; ``.glb``: the mesh (model results — code
         results export to GLB in the browser, through :class:`~vibedraw_widget.World`);
         ``.json``: the improved sketch (improve) or the input sketch; ``.png``: the improved

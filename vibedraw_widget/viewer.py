@@ -6,7 +6,7 @@ the glTF loader, built from ``js/src/viewer.js``; gzipped, as base64) and its ob
 Its Content-Security-Policy forbids every fetch. Generated code only ever runs inside
 such a page, and in a notebook that page is an ``<iframe sandbox="allow-scripts">``
 (never ``allow-same-origin``: a srcdoc frame would otherwise share the notebook's origin,
-cookies and token; DESIGN §7).
+cookies and token; docs/protocol.md, Generated code).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .errors import VibeDrawError
 
 if TYPE_CHECKING:
     from .result import Result
@@ -61,7 +63,7 @@ html, body { margin: 0; height: 100%; background: #f4f5f7; font: 13px system-ui,
 """
 
 
-class RuntimeMissing(FileNotFoundError):
+class RuntimeMissing(VibeDrawError, FileNotFoundError):
     """The built front-end is not there (a source checkout that was never built)."""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import io
 import threading
@@ -25,11 +26,11 @@ import traitlets
 from .engine.background import BackgroundEngine, default_engine
 from .engine.events import Event
 from .engine.tasks import TaskSpec
+from .kinds import TASK_TYPE_OF, task_type_of
 from .result import GenerationCancelled, GenerationError
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
 STATIC = Path(__file__).parent / "static"
-KINDS = {"code": "3d", "3d": "3d", "model": "model", "improve": "improve", "edit": "edit"}
 BUSY = frozenset({"pending", "running"})
 MAX_HISTORY = 200
 
@@ -68,8 +69,8 @@ def check_bundle(name: str = "sketchpad.js") -> Path:
 class PadTask:
     """A task started by :meth:`SketchPad.generate`: ``await`` it, or ``.result()`` to block.
 
-    Both give the ``complete`` event's data (``code``, ``content``, ``model`` …) or raise
-    :class:`GenerationError`.
+    Both give the ``complete`` event's data (``content``, the answer; ``code`` where the
+    runnable code differs from it; ``model`` …) or raise :class:`GenerationError`.
     """
 
     def __init__(self, pad: SketchPad, task_id: str, future: concurrent.futures.Future) -> None:
@@ -117,9 +118,9 @@ class SketchPad(anywidget.AnyWidget):
     _esm = _esm("sketchpad.js")
     _css = _asset("sketchpad.css", "")
 
-    sketch = traitlets.Dict(help="The drawing (DESIGN §3); validated on every change.").tag(
-        sync=True
-    )
+    sketch = traitlets.Dict(
+        help="The drawing (docs/protocol.md, The sketch); validated on every change."
+    ).tag(sync=True)
     prompt = traitlets.Unicode("", help="Prompt text; the sketch's labels are added.").tag(
         sync=True
     )
@@ -136,9 +137,11 @@ class SketchPad(anywidget.AnyWidget):
     ).tag(sync=True)
     progress = traitlets.Float(0.0, help="Progress of the current task, 0..1.").tag(sync=True)
     message = traitlets.Unicode("", help="The latest status message.").tag(sync=True)
-    code = traitlets.Unicode("", help="Generated Three.js code; grows as it streams.").tag(
-        sync=True
-    )
+    code = traitlets.Unicode(
+        "",
+        help="Three.js code; grows as a task streams it. Set it from Python (or edit it on "
+        "the pad and press Ctrl+Enter) and the preview runs it as the pad's result.",
+    ).tag(sync=True)
     previous_code = traitlets.Unicode(
         "", help="The code before the current code task; it comes back if that task fails."
     ).tag(sync=True)
@@ -165,6 +168,9 @@ class SketchPad(anywidget.AnyWidget):
     providers = traitlets.List(help="Providers the kernel knows (used in kernel mode).").tag(
         sync=True
     )
+    _kinds = traitlets.Dict(
+        TASK_TYPE_OF, read_only=True, help="Kind → task type, for the front end (kinds.py)."
+    ).tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)
     can_redo = traitlets.Bool(False).tag(sync=True)
 
@@ -189,6 +195,7 @@ class SketchPad(anywidget.AnyWidget):
         self._undo: list[dict[str, Any]] = []
         self._redo: list[dict[str, Any]] = []
         self._restoring = False
+        self._writing_code = 0  # > 0 while a task (not the user) writes `code`
         self._lock = threading.RLock()
         self.glb: bytes | None = None
         """GLB bytes of the last mesh task (``None`` before one completes)."""
@@ -282,6 +289,33 @@ class SketchPad(anywidget.AnyWidget):
 
     # -- generation --------------------------------------------------------------------------
 
+    # -- code set by hand -----------------------------------------------------------------
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Changes from the front end: its own streaming and runs are already shown there."""
+        with self._code_from_a_task():
+            super().set_state(sync_data)
+
+    @contextlib.contextmanager
+    def _code_from_a_task(self) -> Generator[None, None, None]:
+        self._writing_code += 1
+        try:
+            yield
+        finally:
+            self._writing_code -= 1
+
+    @traitlets.observe("code")
+    def _show_code_set_by_hand(self, change: dict[str, Any]) -> None:
+        # `pad.code = …` from Python: a result like any other, shown at once and acted on by
+        # Edit/Improve, downloads and the World.
+        if self._writing_code or self.status in BUSY or not change["new"]:
+            return
+        with self.hold_sync():
+            self.error = ""
+            self.result_sketch = self.sketch  # it belongs to the drawing on the pad now
+            self.result_kind = "code"
+            self.result_version += 1
+
     def generate(
         self,
         kind: str = "code",
@@ -292,14 +326,12 @@ class SketchPad(anywidget.AnyWidget):
     ) -> PadTask:
         """Run a task on the current sketch in this kernel, streaming into the traits.
 
-        ``kind``: ``"code"`` (Make 3D), ``"model"`` (Make mesh), ``"improve"`` or
+        ``kind``: ``"code"`` (Make 3D), ``"model"`` or ``"mesh"`` (Make mesh), ``"improve"`` or
         ``"edit"`` (changes ``pad.code`` as ``prompt`` says; ``error`` asks for a fix).
         ``await pad.generate(…)`` or ``pad.generate(…).result()`` (blocking) give the
         ``complete`` data or raise :class:`GenerationError`.
         """
-        task_type = KINDS.get(kind)
-        if task_type is None:
-            raise ValueError(f"kind: expected one of {sorted(KINDS)}, got {kind!r}")
+        task_type = task_type_of(kind)
         if self.status in BUSY:
             raise RuntimeError(f"task {self.task_id} is still {self.status}; cancel it first")
         if prompt is not None:
@@ -331,11 +363,12 @@ class SketchPad(anywidget.AnyWidget):
             self.error = ""
             self.last_event_id = 0
             if task_type in ("3d", "edit"):
-                self.previous_code, self.code = self.code, ""
+                with self._code_from_a_task():
+                    self.previous_code, self.code = self.code, ""
         try:
             self.engine.submit(spec)
         except Exception as exc:
-            with self.hold_sync():
+            with self.hold_sync(), self._code_from_a_task():
                 self.status = "failed"
                 self.error = str(exc)
                 self.code = previous_code
@@ -365,7 +398,7 @@ class SketchPad(anywidget.AnyWidget):
                 return
             data = event.data
             code_task = self.task_type in ("3d", "edit")
-            with self.hold_sync():
+            with self.hold_sync(), self._code_from_a_task():
                 self.last_event_id = max(self.last_event_id, event.id)
                 if event.type == "start":
                     self.status = "running"

@@ -1,6 +1,7 @@
 """The World widget: several results in one 3D scene, arranged by hand, exported as one GLB.
 
-Objects are code results (run in the sandboxed scene page, DESIGN §7) or meshes (GLB).
+Objects are code results (run in the sandboxed scene page; docs/protocol.md, Generated
+code) or meshes (GLB).
 In the browser: click an object to select it, drag the gizmo to move / rotate / scale it
 (the toolbar picks which), switch between an orbit view and a walk view (WASD, drag to
 look). Python sees every change in ``world.objects``.
@@ -8,15 +9,19 @@ look). Python sees every change in ``world.objects``.
 Export: ``world.save("world.glb")`` composes every object's GLB with its transform, in
 Python. Meshes carry their GLB; a code object's GLB is made by the browser's
 ``GLTFExporter`` as soon as the object is built and sent back over the comm, so a world
-that contains code must have been displayed once before it can be saved.
+that contains code must have been displayed once before it can be saved. Those GLBs arrive
+while later cells run: ``await world.wait_for_exports()`` waits for them (or learns that no
+browser shows the world), so that Run All saves the same world every time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +29,12 @@ import anywidget
 import numpy as np
 import traitlets
 
+from .errors import VibeDrawError
 from .result import Result
 from .widget import _esm
 
 
-class MissingExport(RuntimeError):
+class MissingExport(VibeDrawError, RuntimeError):
     """Code objects whose GLB the browser has not sent yet (the world was never shown)."""
 
 
@@ -93,6 +99,9 @@ class World(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self.exported: dict[str, bytes] = {}
         """GLBs of code objects, as the browser exported them (by object id)."""
+        self._failed: dict[str, str] = {}  # code objects the browser could not build/export
+        self._asked = self._answered = 0  # pings sent to the views, the latest answered
+        self._wakeups: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.on_msg(self._on_message)
         from .viewer import RuntimeMissing, page
 
@@ -178,6 +187,7 @@ class World(anywidget.AnyWidget):
         self.objects = [o for o in self.objects if o["id"] != object_id]
         self.glbs = {k: v for k, v in self.glbs.items() if k != object_id}
         self.exported.pop(object_id, None)
+        self._failed.pop(object_id, None)
 
     def move(
         self,
@@ -234,6 +244,59 @@ class World(anywidget.AnyWidget):
             o["label"] for o in self.objects if o["kind"] == "code" and o["id"] not in self.exported
         ]
 
+    async def wait_for_exports(self, timeout: float = 120.0, ask_timeout: float = 5.0) -> list[str]:
+        """Wait until a browser showing this world has sent the GLB of every code object;
+        return the labels of those still missing (``[]`` when every one arrived).
+
+        In a notebook cell, before :meth:`save`: ``await world.wait_for_exports()``. It first
+        asks the world's views, each of which answers; when none answers within
+        ``ask_timeout`` seconds, no browser shows the world (a notebook run unattended,
+        e.g. by nbclient) and nothing will come, so it returns then. Otherwise it waits up
+        to ``timeout`` seconds for the GLBs; an object the browser fails to build ends the
+        wait for it (its error is in :attr:`errors`). The answers reach Python while the
+        cell awaits only in kernels that handle widget messages then (ipykernel ≥ 7.4);
+        with an older one this returns the missing labels after ``ask_timeout``.
+        """
+        if not self._unsettled():
+            return self.missing_exports()
+        self._asked += 1
+        asked = self._asked
+        self.send({"type": "ping", "id": asked})
+        if await self._until(lambda: self._answered >= asked, ask_timeout):
+            await self._until(lambda: not self._unsettled(), timeout)
+        return self.missing_exports()
+
+    def _unsettled(self) -> list[str]:
+        """Ids of code objects with neither a GLB nor an error from the browser yet."""
+        return [
+            o["id"]
+            for o in self.objects
+            if o["kind"] == "code" and o["id"] not in self.exported and o["id"] not in self._failed
+        ]
+
+    async def _until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``condition()`` holds, checking it after each message from the
+        browser, for at most ``timeout`` seconds; whether it holds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not condition():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            wakeup = loop.create_future()
+            self._wakeups.append((loop, wakeup))
+            try:
+                await asyncio.wait_for(wakeup, remaining)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                self._wakeups.remove((loop, wakeup))
+        return True
+
+    def _wake(self) -> None:
+        for loop, wakeup in list(self._wakeups):
+            loop.call_soon_threadsafe(lambda w=wakeup: w.done() or w.set_result(None))
+
     def to_glb(self, missing: str = "error") -> bytes:
         """The whole world as one GLB: every object's meshes under one node per object,
         with its transform. ``missing="skip"`` leaves out code objects not exported yet
@@ -286,5 +349,13 @@ class World(anywidget.AnyWidget):
         elif kind == "object-glb" and buffers:
             if any(o["id"] == content.get("id") for o in self.objects):
                 self.exported[content["id"]] = bytes(buffers[0])
+                self._failed.pop(content["id"], None)
+        elif kind == "pong":
+            with contextlib.suppress(TypeError, ValueError):
+                self._answered = max(self._answered, int(content.get("id")))
         elif kind == "error":
-            self.errors = [*self.errors, str(content.get("message", ""))][-50:]
+            message = str(content.get("message", ""))
+            self.errors = [*self.errors, message][-50:]
+            if any(o["id"] == content.get("id") for o in self.objects):
+                self._failed[content["id"]] = message
+        self._wake()

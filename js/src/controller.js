@@ -4,7 +4,6 @@
 // the latest GLB. Views only read the model and call `start`/`cancel`.
 import { MISSING_EXTENSION, Server, TERMINAL, findServer, reduceEvent } from "./transport.js";
 
-const TYPES = { code: "3d", "3d": "3d", edit: "edit", improve: "improve", model: "model" };
 const FLUSH_MS = 60; // code deltas reach the kernel at most this often (and at the end)
 
 function uuid() {
@@ -131,11 +130,12 @@ export class Controller {
     }
   }
 
-  /** Start a task: kind "code" | "model" | "improve" | "edit"; opts {prompt, error}. */
+  /** Start a task: kind "code" | "model" (or "mesh") | "improve" | "edit" (the kernel's
+   * `_kinds` table, vibedraw_widget/kinds.py, maps it to a task type); opts {prompt, error}. */
   async start(kind, opts = {}) {
     await this.ready;
     const m = this.model;
-    const type = TYPES[kind];
+    const type = (m.get("_kinds") || {})[kind];
     if (!type) throw new Error(`unknown kind ${kind}`);
     if (busy(m.get("status"))) return;
     const prompt = opts.prompt ?? m.get("prompt") ?? "";

@@ -7,6 +7,7 @@ import "./sketchpad.css";
 import { Controller, busy } from "./controller.js";
 import { DrawingSurface, imageFileToPng } from "./draw/canvas.js";
 import { emptySketch, normalizeSketch, parseSketchFile } from "./draw/strokes.js";
+import { CodeEditor } from "./editor.js";
 import { focusNotebook, guardKeys } from "./keys.js";
 import { downloadName, padView } from "./padstate.js";
 import { createPreview, download, standaloneHtml } from "./preview/host.js";
@@ -101,6 +102,7 @@ function toolbarPart(pad) {
     tool.tool = name;
     for (const [n, b] of Object.entries(toolButtons)) b.setAttribute("aria-pressed", String(n === name));
     pad.root.dataset.tool = name;
+    if (name !== "select") pad.surface?.clearSelection();
   };
   const toolButton = (name, label, key) =>
     (toolButtons[name] = button(label, {
@@ -138,10 +140,22 @@ function toolbarPart(pad) {
   const loadBtn = button("Load…", { title: "Load a sketch (.json) or an image", onclick: () => fileInput.click() });
   fileInput.addEventListener("change", () => loadFile(pad, fileInput));
 
+  const fitBtn = button("Fit", {
+    title: "Zoom to the drawing (F). Ctrl+wheel or pinch zooms, space-drag or middle-drag pans",
+    onclick: () => pad.surface.fit(),
+  });
   const node = el(
     "div",
     { class: "vd-toolbar", role: "toolbar", "aria-label": "Drawing tools" },
-    el("span", { class: "vd-group", role: "group", "aria-label": "Tool" }, toolButton("pen", "Pen", "P"), toolButton("eraser", "Eraser", "E"), toolButton("text", "Text", "T")),
+    el(
+      "span",
+      { class: "vd-group", role: "group", "aria-label": "Tool" },
+      toolButton("pen", "Pen", "P"),
+      toolButton("eraser", "Eraser", "E"),
+      toolButton("text", "Text", "T"),
+      toolButton("select", "Select", "V; drag a box, Shift+drag a lasso, Delete removes"),
+      fitBtn,
+    ),
     colours,
     el("label", { class: "vd-label" }, "Width ", widthSelect),
     el("span", { class: "vd-group", role: "group", "aria-label": "History" }, undoBtn, redoBtn, clearBtn, loadBtn, fileInput),
@@ -207,10 +221,40 @@ function surfacePart(pad) {
     getTool: () => pad.tool,
     onCommit: (sketch) => pad.commit(sketch),
   });
+  // Shown at the sketch's own size at most (SketchPad(width=…, height=…)), until resized.
+  const fitWidth = () => (node.style.maxWidth = `${normalizeSketch(model.get("sketch")).width}px`);
+  fitWidth();
   surface.setSketch(model.get("sketch"));
-  pad.on("change:sketch", () => surface.setSketch(model.get("sketch")));
+  pad.on("change:sketch", () => {
+    surface.setSketch(model.get("sketch"));
+    if (!node.dataset.resized) fitWidth();
+  });
+  node.append(resizeHandle(node));
   pad.cleanups.push(() => surface.dispose());
   return { node, surface };
+}
+
+/** A corner handle that resizes the drawing surface (the sketch keeps its pixels). */
+function resizeHandle(box) {
+  const handle = el("div", { class: "vd-resize", title: "Drag to resize the pad", "aria-hidden": "true" });
+  handle.addEventListener("pointerdown", (down) => {
+    down.preventDefault();
+    down.stopPropagation();
+    handle.setPointerCapture?.(down.pointerId);
+    const startWidth = box.getBoundingClientRect().width;
+    const move = (e) => {
+      const width = Math.max(200, startWidth + e.clientX - down.clientX);
+      Object.assign(box.style, { flex: `0 0 ${width}px`, maxWidth: "none", width: `${width}px` });
+      box.dataset.resized = "true";
+    };
+    const up = () => {
+      handle.removeEventListener("pointermove", move);
+      handle.removeEventListener("pointerup", up);
+    };
+    handle.addEventListener("pointermove", move);
+    handle.addEventListener("pointerup", up);
+  });
+  return handle;
 }
 
 // -- preview and its downloads ------------------------------------------------------------
@@ -234,6 +278,7 @@ function previewPart(pad) {
     onEscape: () => focusNotebook(pad.root),
     onError: (msg) => {
       runtimeError = `${msg.phase === "frame" ? "error in an animation frame" : "error running the code"}: ${msg.message}`;
+      pad.codeEditor?.markError(msg.message, msg.stack);
       fixBtn.hidden = model.get("result_kind") !== "code";
       pad.save({ error: runtimeError });
     },
@@ -441,17 +486,40 @@ function statusPart(pad) {
 
 function codePart(pad) {
   const { model } = pad;
-  const code = el("code");
-  const pane = el("pre", { class: "vd-code", tabindex: "0", "aria-label": "Generated code" }, code);
+  // Edited code is run as the pad's result: shown, downloadable, and what Edit changes.
+  const run = (code) => {
+    if (busy(model.get("status"))) return;
+    pad.save({
+      code,
+      error: "",
+      result_kind: "code",
+      result_sketch: model.get("sketch"),
+      result_version: (model.get("result_version") || 0) + 1,
+    });
+  };
+  const editor = new CodeEditor({ onRun: run, onLeave: () => pad.surface.live.focus({ preventScroll: true }) });
+  editor.el.classList.add("vd-code");
+  pad.codeEditor = editor;
+  const runBtn = button("Run code", { title: "Show the code as edited (Ctrl+Enter)", onclick: () => run(editor.value) });
   const note = el("div", { class: "vd-code-note", role: "note", hidden: true });
-  const node = el("details", { class: "vd-code-details", open: true }, el("summary", { text: "Code" }), note, pane);
+  const node = el(
+    "details",
+    { class: "vd-code-details", open: true },
+    el("summary", { text: "Code" }),
+    note,
+    editor.el,
+    el("div", { class: "vd-row" }, runBtn),
+  );
   const update = (view) => {
-    code.textContent = model.get("code") || "";
-    if (busy(model.get("status"))) pane.scrollTop = pane.scrollHeight;
+    const running = busy(model.get("status"));
+    editor.readOnly = running;
+    runBtn.disabled = running || !editor.value;
+    editor.setValue(model.get("code") || "", { follow: running });
     note.hidden = !view.codeNote;
     note.textContent = view.codeNote;
-    pane.classList.toggle("vd-stale", Boolean(view.codeNote));
+    editor.el.classList.toggle("vd-stale", Boolean(view.codeNote));
   };
+  editor.text.addEventListener("input", () => (runBtn.disabled = busy(model.get("status")) || !editor.value));
   return { node, update };
 }
 
@@ -460,16 +528,22 @@ function codePart(pad) {
 function padShortcuts(pad, surface, selectTool) {
   const { root } = pad;
   const onKey = (e) => {
-    if (e.target instanceof HTMLInputElement && e.target.type === "text") return;
+    if ((e.target instanceof HTMLInputElement && e.target.type === "text") || e.target instanceof HTMLTextAreaElement) return;
     const mod = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
     if (mod && (key === "z" || key === "y")) {
       e.preventDefault();
       pad.drawingChanged();
       pad.send({ type: key === "y" || e.shiftKey ? "redo" : "undo" });
+    } else if (e.target === surface.live && (key === "delete" || key === "backspace")) {
+      if (surface.deleteSelected()) e.preventDefault();
+    } else if (mod && key === "a" && e.target === surface.live && pad.tool.tool === "select") {
+      e.preventDefault();
+      surface.selectAll();
     } else if (!mod && !e.altKey && e.target === surface.live) {
-      const t = { p: "pen", e: "eraser", t: "text" }[key];
+      const t = { p: "pen", e: "eraser", t: "text", v: "select" }[key];
       if (t) selectTool(t);
+      else if (key === "f") surface.fit();
     }
   };
   root.addEventListener("keydown", onKey);
@@ -484,6 +558,7 @@ function render({ model, el: host }) {
   pad.root = el("div", { class: "vd-pad", "data-tool": "pen" });
   const toolbar = toolbarPart(pad);
   const { node: surfaceBox, surface } = surfacePart(pad);
+  pad.surface = surface;
   const preview = previewPart(pad);
   const actions = actionsPart(pad);
   const status = statusPart(pad);

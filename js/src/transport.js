@@ -112,7 +112,7 @@ export function reduceEvent(state, event) {
   return patch;
 }
 
-/** Model-task WebSocket message (DESIGN §6) → a task event for `reduceEvent`, plus the GLB URL. */
+/** Model-task WebSocket message (docs/protocol.md, WebSocket) → a task event for `reduceEvent`, plus the GLB URL. */
 export function modelMessageToEvent(msg, fallbackId) {
   const id = Number.isInteger(msg.event_id) ? msg.event_id : fallbackId;
   switch (msg.status) {
@@ -299,7 +299,7 @@ export class Server {
   }
 
   /**
-   * Follow a model task over its WebSocket (DESIGN §6) from event id `after`, resuming
+   * Follow a model task over its WebSocket (docs/protocol.md, WebSocket) from event id `after`, resuming
    * with `?after=` when the socket drops. `onEvent` gets task events (see
    * `modelMessageToEvent`); the complete event carries `glbUrl`. Returns `{close(), last}`.
    */

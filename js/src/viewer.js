@@ -4,7 +4,7 @@
 // The page carries its configuration in <script id="vibedraw-config" type="application/json">:
 //   {mode: "viewer" | "gallery" | "world", background, objects: [{id, label, kind: "code" | "glb",
 //    code | glb_gzip (the GLB gzipped, as base64) | buffer, position, rotation, scale}]}
-// Code objects follow DESIGN §7: the body of `async function build(THREE, ctx)` returning an
+// Code objects follow docs/protocol.md, Generated code: the body of `async function build(THREE, ctx)` returning an
 // Object3D. In "world" mode the page talks to its parent by postMessage (see onMessage).
 // The page reports its state on <body data-status="loading|ready|error"> for tests.
 
@@ -74,14 +74,15 @@ function frame(camera, controls, objects) {
   controls.update();
 }
 
-function report(message) {
+// `id`: the world object that failed to build or export, so Python stops waiting for it.
+function report(message, id = undefined) {
   errors.push(message);
   const box = document.getElementById("vibedraw-errors");
   if (box) {
     box.textContent = errors.join("\n");
     box.hidden = false;
   }
-  if (config.mode === "world") window.parent.postMessage({ type: "error", message }, "*");
+  if (config.mode === "world") window.parent.postMessage({ type: "error", message, id }, "*");
 }
 
 function makeRenderer(canvas) {
@@ -194,7 +195,7 @@ async function sceneMode() {
         holder.add(object);
         if (config.mode === "world" && spec.kind === "code") exportObject(spec.id, object);
       } catch (error) {
-        report(`${spec.label || spec.id}: ${error.message || error}`);
+        report(`${spec.label || spec.id}: ${error.message || error}`, spec.id);
       }
     }
     if (refit) frame(camera, controls, [world]);
@@ -205,7 +206,7 @@ async function sceneMode() {
     new GLTFExporter().parse(
       object,
       (buffer) => window.parent.postMessage({ type: "object-glb", id, buffer }, "*", [buffer]),
-      (error) => report(`export ${id}: ${error.message || error}`),
+      (error) => report(`export ${id}: ${error.message || error}`, id),
       { binary: true },
     );
   }

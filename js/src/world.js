@@ -5,7 +5,9 @@
 // hands focus back to the notebook.
 // Python → page: objects (code as text, meshes as binary buffers), view, gizmo mode,
 // selection. Page → Python: transforms after a drag, selection, each code object's GLB
-// (exported by GLTFExporter as soon as it is built), errors.
+// (exported by GLTFExporter as soon as it is built), errors (with the object's id when one
+// failed to build). Each view answers Python's "ping" with a "pong": from it
+// `World.wait_for_exports()` learns that a browser shows the world, so GLBs will come.
 
 import { focusNotebook, guardKeys } from "./keys.js";
 
@@ -50,7 +52,7 @@ function render({ model, el }) {
   const bar = document.createElement("div");
   bar.className = "vd-world-bar";
   const iframe = document.createElement("iframe");
-  iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (DESIGN §7)
+  iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (docs/protocol.md, Generated code)
   iframe.setAttribute("title", "vibedraw world");
   root.append(style, bar, iframe);
   el.appendChild(root);
@@ -143,7 +145,7 @@ function render({ model, el }) {
         download(msg.buffer);
         break;
       case "error":
-        model.send({ type: "error", message: String(msg.message || "") });
+        model.send({ type: "error", message: String(msg.message || ""), id: msg.id ?? null });
         break;
       case "escape":
         focusNotebook(root);
@@ -174,6 +176,9 @@ function render({ model, el }) {
     "change:selected": () => post({ type: "select", id: model.get("selected") }),
     "change:height": () => (iframe.style.height = `${model.get("height")}px`),
     "change:_page": loadPage,
+    "msg:custom": (msg) => {
+      if (msg && msg.type === "ping") model.send({ type: "pong", id: msg.id });
+    },
   };
   for (const [name, fn] of Object.entries(handlers)) model.on(name, fn);
   pressed();

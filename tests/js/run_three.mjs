@@ -1,4 +1,4 @@
-// Run generated Three.js code (DESIGN §7) with the real npm `three` package, headless.
+// Run generated Three.js code (docs/protocol.md, Generated code) with the real npm `three` package, headless.
 // stdin: JSON [{"name", "code"}, ...]; stdout: JSON [{"name", "ok", "error", "box",
 // "type", "shapeIndices", "children"}, ...]. The code runs as the body of
 // `async function build(THREE, ctx)`; its result's bounding box is measured with Box3.

@@ -2,7 +2,7 @@
 
 from .events import TERMINAL, Event, EventLog
 from .runner import Engine
-from .store import MemoryStore, TaskStore, open_store
+from .stores import MemoryStore, TaskStore, open_store
 from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask, new_task_id, valid_task_id
 
 __all__ = [

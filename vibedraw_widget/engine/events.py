@@ -1,4 +1,4 @@
-"""Events and the in-memory event log (DESIGN §5).
+"""Events and the in-memory event log (docs/protocol.md, Events).
 
 One append-only log per task; ids are 1, 2, 3, … Readers follow a log from any id: they
 get the replay, then live events as they are appended. Readers wake on append (an
@@ -15,6 +15,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..errors import VibeDrawError
 
 FINAL_STATUS = {"complete": "completed", "error": "failed", "cancelled": "cancelled"}
 """The task status each terminal event sets."""
@@ -49,7 +51,7 @@ class Event:
         return {"id": self.id, "type": self.type, "data": self.data}
 
 
-class LogClosed(RuntimeError):
+class LogClosed(VibeDrawError, RuntimeError):
     """Appending to a log that already holds its terminal event."""
 
 

@@ -87,8 +87,8 @@ def _yield_cpu() -> None:
 
 
 def _import_geometry() -> None:
-    import vibedraw_widget.inflate  # noqa: F401
-    import vibedraw_widget.recognize  # noqa: F401
+    import vibedraw_widget.local.mesh.inflate  # noqa: F401
+    import vibedraw_widget.local.recognize  # noqa: F401
 
 
 _starting_worker = threading.local()

@@ -20,7 +20,7 @@ from ..providers.registry import get_provider
 from ..settings import Settings
 from .events import FINAL_STATUS, Event, LogClosed
 from .pool import CpuPool
-from .store import TaskStore, open_store
+from .stores import TaskStore, open_store
 from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask, kind_of
 
 log = logging.getLogger(__name__)
@@ -261,8 +261,9 @@ class Engine:
                     spec.task_id, "delta", {"task_id": spec.task_id, "text": chunk}
                 )
         content = "".join(chunks)
-        result = {"model": provider.name, "usage": {}, "code": content, **ctx.result}
-        result["content"] = content
+        result = {"model": provider.name, "usage": {}, **ctx.result, "content": content}
+        if result.get("code") == content:
+            del result["code"]  # sent once: ``code`` only where it differs from the answer
         return result
 
     async def _finish(self, task_id: str, event: str, data: dict[str, Any]) -> None:

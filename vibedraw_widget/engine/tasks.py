@@ -8,18 +8,23 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..errors import VibeDrawError
 from ..providers.base import TASK_TYPES, Request
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
 
-class UnknownTask(LookupError):
+class UnknownTask(VibeDrawError, LookupError):
     """No task with that id (never made, or dropped after ``retention_seconds``)."""
 
+    status = 404
 
-class QueueFull(RuntimeError):
+
+class QueueFull(VibeDrawError, RuntimeError):
     """More tasks are waiting than ``max_queued_tasks`` allows (HTTP 429)."""
+
+    status = 429
 
 
 def new_task_id() -> str:

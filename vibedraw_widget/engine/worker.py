@@ -1,4 +1,4 @@
-"""``vibedraw worker``: run queued tasks from a Redis store (DESIGN §9).
+"""``vibedraw worker``: run queued tasks from a Redis store (docs/architecture.md, Scaling out).
 
 Jupyter servers with ``c.VibeDraw.store_url = "redis://…"`` only record and queue tasks;
 any number of worker processes (each running ``--concurrency`` tasks at once) take them
@@ -7,7 +7,7 @@ from the queue's consumer group and run them with the ordinary :class:`Engine`.
 * **At-least-once.** A running task's queue entry is refreshed every
   ``claim_after_seconds / 3``; when a worker dies (even by SIGKILL) its entries go idle
   and, ``claim_after_seconds`` later, another worker takes them over and runs them again
-  (see :mod:`vibedraw_widget.engine.redis_store` for how readers tell attempts apart).
+  (see :mod:`vibedraw_widget.engine.stores.redis` for how readers tell attempts apart).
 * **Cancel.** A server's cancel reaches the worker over a pub/sub channel (and, should
   that message be missed, through the next refresh); the task ends with ``cancelled``.
 * **Shutdown.** SIGTERM / SIGINT: take no new tasks, let running ones finish for up to
@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from ..providers.base import ProviderError
 from ..providers.registry import provider_classes
 from ..settings import Settings
-from .redis_store import TRANSIENT, Backoff, Lease, RedisStore
 from .runner import Engine
+from .stores.redis import TRANSIENT, Backoff, Lease, RedisStore
 
 log = logging.getLogger(__name__)
 

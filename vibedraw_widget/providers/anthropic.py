@@ -2,10 +2,11 @@
 
 It uses the official SDK (``AsyncAnthropic``, ``messages.stream``): the sketch goes as a
 PNG image block, the prompt and the sketch's text labels as text, and the system prompt
-states DESIGN §7's contract. Each text delta is yielded the moment it arrives, so the
-engine turns it into its own ``delta`` event. An answer cut off at ``max_tokens`` is
-continued (at most :attr:`AnthropicCodeProvider.max_continuations` times) from where it
-stopped, so the joined deltas are one whole answer.
+states the generated-code contract (docs/protocol.md, Generated code). Each text delta
+is yielded the moment it arrives, so the engine turns it into its own ``delta`` event.
+An answer cut off at ``max_tokens`` is continued (at most
+:attr:`AnthropicCodeProvider.max_continuations` times) from where it stopped, so the
+joined deltas are one whole answer.
 
 Task ``edit`` sends the current code with a prompt and/or a new sketch; with ``error``
 (a runtime error from the preview) it asks Claude to fix that error.
@@ -29,8 +30,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ..codeblocks import extract_code
-from .base import CodeProvider, NotConfigured, ProviderError, Request, TaskContext
+from .base import CodeProvider, NotConfigured, ProviderError, Request, TaskContext, image_input
+from .codeblocks import extract_code
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ not `BoxBufferGeometry`; no `THREE.Geometry`; no addons, loaders or textures fro
 Answer with exactly one ```javascript fenced code block holding that body, and nothing \
 else.\
 """
-"""The system prompt: DESIGN §7's contract; ``options["system_prompt"]`` is appended."""
+"""The system prompt: the generated-code contract; ``options["system_prompt"]`` is appended."""
 
 CONTINUE_PROMPT = (
     "Your answer was cut off. Continue exactly where it stopped: output only the rest, "
@@ -108,11 +109,7 @@ class AnthropicCodeProvider(CodeProvider):
     async def _image(self, request: Request, ctx: TaskContext) -> bytes | None:
         if request.image is None and request.sketch is None:
             return None
-        if request.image is None:
-            from ..sketch import render_png
-
-            request.image = await ctx.run_cpu(render_png, request.sketch)
-        return await ctx.run_cpu(fit_image, request.image, MAX_IMAGE_SIDE)
+        return await ctx.run_cpu(fit_image, await image_input(request, ctx), MAX_IMAGE_SIDE)
 
     @staticmethod
     def _instructions(request: Request, has_image: bool) -> str:

@@ -1,10 +1,10 @@
 """What a provider is: the request it gets, the context it reports through, its base classes.
 
-Two kinds (DESIGN §2):
+Two kinds (docs/providers.md):
 
-* a **code provider** turns a request into Three.js code (DESIGN §7) and *yields text
-  chunks*; each chunk becomes one ``delta`` event as it is yielded. Task types ``3d``
-  and ``edit``; a code provider may also implement ``improve``.
+* a **code provider** turns a request into Three.js code (docs/protocol.md, Generated
+  code) and *yields text chunks*; each chunk becomes one ``delta`` event as it is
+  yielded. Task types ``3d`` and ``edit``; a code provider may also implement ``improve``.
 * a **model provider** turns a request into a mesh: it reports progress through
   ``ctx.progress(...)`` and *returns GLB bytes*. Task type ``model``.
 
@@ -20,14 +20,21 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from ..errors import VibeDrawError
+
 T = TypeVar("T")
 
 TASK_TYPES = ("3d", "edit", "improve", "model")
 """Task types: ``3d`` and ``edit`` make code, ``improve`` redraws the sketch, ``model`` a mesh."""
 
 
-class ProviderError(Exception):
-    """A provider failure with a readable message; ``error_type`` goes into the error event."""
+class ProviderError(VibeDrawError):
+    """A provider failure with a readable message; ``error_type`` goes into the error event.
+
+    At submit time (a provider refusing the request) it answers 400.
+    """
+
+    status = 400
 
     def __init__(self, message: str, error_type: str | None = None) -> None:
         super().__init__(message)
@@ -41,14 +48,18 @@ class ProviderError(Exception):
 class NotConfigured(ProviderError):
     """The provider lacks configuration (an API key, a URL); the message says what to set."""
 
+    status = 503
+
 
 @dataclass
 class Request:
     """Everything a provider may use. Sketch data is validated before it gets here.
 
-    ``sketch`` is DESIGN §3 data (or ``None`` when only an image was sent); ``image`` is
-    PNG bytes (or ``None``). Use :meth:`ensure_sketch` / :meth:`ensure_image` to get
-    whichever you need: they render or trace the other.
+    ``sketch`` is sketch data (docs/protocol.md, The sketch), or ``None`` when only an
+    image was sent; ``image`` is PNG bytes (or ``None``). Use :meth:`ensure_sketch` /
+    :meth:`ensure_image` to get whichever you need: they render or trace the other, in
+    this thread; a provider calls :func:`sketch_input` / :func:`image_input`, which do it
+    in the CPU pool.
     """
 
     type: str
@@ -96,7 +107,8 @@ class TaskContext(Protocol):
     task_id: str
     result: dict[str, Any]
     """Extra fields for the ``complete`` event (``model``, ``usage``, ``stop_reason``,
-    ``code``, ``sketch``, ``image_base64`` …); the engine adds ``content``."""
+    ``code``, ``sketch``, ``image_base64`` …); the engine adds ``content`` (the streamed
+    text) and drops ``code`` when it equals it (docs/protocol.md, Events)."""
 
     def progress(self, stage: str, progress: float, message: str = "") -> None:
         """Append a ``progress`` event (``progress`` in 0..1). Safe from any thread."""
@@ -131,7 +143,8 @@ class Provider:
 
 
 class CodeProvider(Provider):
-    """Yields Three.js code (DESIGN §7) as text chunks; see the module docstring."""
+    """Yields Three.js code (docs/protocol.md, Generated code) as text chunks; see the
+    module docstring."""
 
     kind: ClassVar[str] = "code"
     supports: ClassVar[frozenset[str]] = frozenset({"3d", "edit"})
@@ -144,6 +157,46 @@ class CodeProvider(Provider):
     async def improve(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
         """Return ``{"sketch": …, "image_base64": …}``: the sketch redrawn clean."""
         raise ProviderError(f"provider {self.name!r} cannot improve drawings", "ValueError")
+
+
+# -- the sketch-to-input step every provider shares ----------------------------------------
+
+
+def trace_sketch(png: bytes) -> dict[str, Any]:
+    """A sketch traced from PNG bytes (module level, so ``ctx.run_cpu`` can pickle it)."""
+    from ..sketch import Sketch
+
+    return Sketch.from_png(png).to_dict()
+
+
+def render_sketch(sketch: dict[str, Any]) -> bytes:
+    """The PNG of ``sketch`` (module level, so ``ctx.run_cpu`` can pickle it)."""
+    from ..sketch import render_png
+
+    return render_png(sketch)
+
+
+async def sketch_input(
+    request: Request, ctx: TaskContext, progress: float | None = None
+) -> dict[str, Any]:
+    """The request's sketch; when only an image was sent, traced in the CPU pool (and kept
+    on the request). ``progress``: report a ``tracing`` stage at this fraction first."""
+    if request.sketch is None and request.image is not None:
+        if progress is not None:
+            ctx.progress("tracing", progress, "tracing the image into strokes")
+        request.sketch = await ctx.run_cpu(trace_sketch, request.image)
+    return request.ensure_sketch()
+
+
+async def image_input(request: Request, ctx: TaskContext, *, labels: bool = True) -> bytes:
+    """The request's PNG; when only strokes were sent, rendered in the CPU pool (and kept
+    on the request). ``labels=False`` leaves the sketch's text labels out of it."""
+    if request.image is None:
+        sketch = request.ensure_sketch()
+        if not labels:
+            sketch = {**sketch, "texts": []}
+        request.image = await ctx.run_cpu(render_sketch, sketch)
+    return request.image
 
 
 class ModelProvider(Provider):

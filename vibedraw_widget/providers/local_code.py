@@ -13,24 +13,19 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ..codegen import generate_chunks, scene_from_code
-from ..recognize import recognize
-from ..scene import EditNotUnderstood, SceneError, apply_edit, build_scene, check_scene
-from .base import CodeProvider, ProviderError, Request, TaskContext
+from ..local.codegen import generate_chunks, scene_from_code
+from ..local.edit import EditNotUnderstood, apply_edit
+from ..local.recognize import recognize
+from ..local.scene import build_scene
+from ..local.scene_schema import SceneError, check_scene
+from .base import CodeProvider, ProviderError, Request, TaskContext, sketch_input
 
 MODEL_NAME = "vibedraw-local-shapes"
 
 
-def trace_sketch(png: bytes) -> dict[str, Any]:
-    """A sketch traced from PNG bytes (module level, so ``ctx.run_cpu`` can pickle it)."""
-    from ..sketch import Sketch
-
-    return Sketch.from_png(png).to_dict()
-
-
 def improve_drawing(sketch: dict[str, Any]) -> dict[str, Any]:
     """``{"sketch", "image_base64"}`` for the clean redrawing of ``sketch``."""
-    from ..improve import improve_png
+    from ..local.improve import improve_png
     from ..sketch import png_to_base64
 
     clean, png = improve_png(sketch)
@@ -46,11 +41,6 @@ class LocalCodeProvider(CodeProvider):
     )
     supports: ClassVar[frozenset[str]] = frozenset({"3d", "edit", "improve"})
 
-    async def _sketch(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
-        if request.sketch is None and request.image is not None:
-            request.sketch = await ctx.run_cpu(trace_sketch, request.image)
-        return request.ensure_sketch()
-
     async def stream_code(self, request: Request, ctx: TaskContext) -> AsyncIterator[str]:
         """Yield the code header, one chunk per part, and the footer."""
         started = time.perf_counter()
@@ -58,7 +48,7 @@ class LocalCodeProvider(CodeProvider):
             scene, done = await self._edited_scene(request, ctx)
             ctx.progress("edit", 0.5, "; ".join(done))
         else:
-            sketch = await self._sketch(request, ctx)
+            sketch = await sketch_input(request, ctx)
             shapes = await ctx.run_cpu(recognize, sketch)  # numpy fitting: off the event loop
             ctx.progress(
                 "recognize", 0.3, f"{len(shapes)} shapes: " + ", ".join(s.kind for s in shapes)
@@ -67,7 +57,6 @@ class LocalCodeProvider(CodeProvider):
                 raise ProviderError("the sketch has no strokes to build from", "ValueError")
             scene = build_scene(shapes, request.full_prompt)
             ctx.result["shapes"] = [s.to_dict() for s in shapes]
-        ctx.result["scene"] = scene
         ctx.result["model"] = MODEL_NAME
         count = 0
         for chunk in generate_chunks(scene):
@@ -94,7 +83,7 @@ class LocalCodeProvider(CodeProvider):
                 except json.JSONDecodeError:
                     scene = None
         if scene is None and (request.sketch is not None or request.image is not None):
-            sketch = await self._sketch(request, ctx)
+            sketch = await sketch_input(request, ctx)
             shapes = await ctx.run_cpu(recognize, sketch)
             if not shapes:
                 raise ProviderError("the sketch has no strokes to build from", "ValueError")
@@ -115,7 +104,7 @@ class LocalCodeProvider(CodeProvider):
 
     async def improve(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
         """The sketch redrawn clean, with its PNG."""
-        sketch = await self._sketch(request, ctx)
+        sketch = await sketch_input(request, ctx)
         if not any(stroke["points"] for stroke in sketch.get("strokes", [])):
             raise ProviderError("the sketch has no strokes to improve", "ValueError")
         ctx.progress("improve", 0.5, "redrawing the recognised shapes")

@@ -1,6 +1,7 @@
 """The offline ``local`` model provider: a sketch (or a traced PNG) inflated into a GLB.
 
-The work is :mod:`vibedraw_widget.inflate`'s four stages; each runs through
+The work is :mod:`vibedraw_widget.local.mesh`'s three stages and the glTF export of
+:mod:`vibedraw_widget.local.gltf`; each runs through
 ``ctx.run_cpu`` (a worker process in the server), with a progress event between them,
 so a cancelled task stops at the next stage boundary and the event loop never blocks:
 
@@ -21,9 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from .. import inflate
-from .base import ModelProvider, ProviderError, Request, TaskContext
-from .local_code import trace_sketch
+from ..local import gltf, mesh
+from .base import ModelProvider, ProviderError, Request, TaskContext, sketch_input
 
 
 def _number_option(
@@ -50,20 +50,17 @@ class LocalModelProvider(ModelProvider):
 
     async def make_model(self, request: Request, ctx: TaskContext) -> bytes:
         """Trace, triangulate, inflate and export, reporting each stage; returns GLB bytes."""
-        detail = _number_option(request.options, "detail", inflate.DEFAULT_DETAIL, 0.1, 5.0)
-        size = _number_option(request.options, "size", inflate.DEFAULT_SIZE, 1e-3, 1e3)
+        detail = _number_option(request.options, "detail", mesh.DEFAULT_DETAIL, 0.1, 5.0)
+        size = _number_option(request.options, "size", mesh.DEFAULT_SIZE, 1e-3, 1e3)
 
         ctx.progress("tracing", 0.0, "finding outlines")
-        if request.sketch is None and request.image is not None:
-            ctx.progress("tracing", 0.02, "tracing the image into strokes")
-            request.sketch = await ctx.run_cpu(trace_sketch, request.image)
-        sketch = request.ensure_sketch()
-        layout = await ctx.run_cpu(inflate.find_outlines, sketch, size)
+        sketch = await sketch_input(request, ctx, progress=0.02)
+        layout = await ctx.run_cpu(mesh.find_outlines, sketch, size)
         n_out, n_tubes = len(layout.outlines), len(layout.tubes)
         if n_out + n_tubes == 0:
             raise ProviderError("the sketch has no strokes to turn into a model", "ValueError")
 
-        triangulations: list[inflate.Triangulation] = []
+        triangulations: list[mesh.Triangulation] = []
         for i, outline in enumerate(layout.outlines):
             ctx.progress(
                 "triangulating",
@@ -71,15 +68,15 @@ class LocalModelProvider(ModelProvider):
                 f"outline {i + 1} of {n_out} ({n_tubes} open strokes)",
             )
             triangulations.append(
-                await ctx.run_cpu(inflate.triangulate_outline, outline.polygon, detail)
+                await ctx.run_cpu(mesh.triangulate_outline, outline.polygon, detail)
             )
 
         ctx.progress("inflating", 0.5, f"inflating {n_out} outlines, {n_tubes} tubes")
-        parts = await ctx.run_cpu(inflate.inflate_layout, layout, triangulations, detail)
+        parts = await ctx.run_cpu(mesh.inflate_layout, layout, triangulations, detail)
 
         faces = sum(len(p.mesh.faces) for p in parts)
         ctx.progress("exporting", 0.9, f"{len(parts)} parts, {faces} triangles")
-        glb = await ctx.run_cpu(inflate.meshes_to_glb, parts)
+        glb = await ctx.run_cpu(gltf.meshes_to_glb, parts)
         ctx.result["parts"] = [
             {
                 "name": p.name,

@@ -9,6 +9,7 @@ import logging
 from importlib.metadata import entry_points
 from typing import Any
 
+from ..errors import VibeDrawError
 from ..settings import Settings
 from .base import Provider
 
@@ -25,8 +26,10 @@ BUILTIN: dict[tuple[str, str], str] = {
 }
 
 
-class UnknownProvider(LookupError):
-    """No provider of that kind and name is installed."""
+class UnknownProvider(VibeDrawError, LookupError):
+    """No provider of that kind and name is installed (a request naming it answers 400)."""
+
+    status = 400
 
 
 def _load(target: str) -> type[Provider]:

@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .base import ModelProvider, NotConfigured, ProviderError, Request, TaskContext
+from .base import ModelProvider, NotConfigured, ProviderError, Request, TaskContext, image_input
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,9 @@ class TrellisModelProvider(ModelProvider):
     # -- the task ------------------------------------------------------------------------
     async def task_body(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
         """The body that creates the remote task (PiAPI's task format)."""
-        png = request.image
-        if png is None:
-            from ..sketch import render_png
-
-            # The drawing only: labels are words for a prompt, and an image-to-3D model
-            # would build the lettering into the mesh.
-            drawing = {**request.ensure_sketch(), "texts": []}
-            png = request.image = await ctx.run_cpu(render_png, drawing)
+        # The drawing only: labels are words for a prompt, and an image-to-3D model
+        # would build the lettering into the mesh.
+        png = await image_input(request, ctx, labels=False)
         inputs: dict[str, Any] = {"image": base64.b64encode(png).decode("ascii")}
         for key, default in DEFAULT_INPUT.items():
             value = request.options.get(key, default)

@@ -1,4 +1,4 @@
-"""The jupyter-server extension (routes of DESIGN §4–§6)."""
+"""The jupyter-server extension (the routes of docs/protocol.md)."""
 
 from .app import VibeDraw
 

@@ -1,4 +1,4 @@
-"""HTTP, SSE and WebSocket handlers of DESIGN §4–§6, all under ``{base_url}vibedraw/api/``.
+"""HTTP, SSE and WebSocket handlers of docs/protocol.md, all under ``{base_url}vibedraw/api/``.
 
 Every method is authenticated and authorized through jupyter-server (``@web.authenticated``
 + ``@authorized`` on ``vibedraw_widget:tasks``; ``@ws_authenticated`` plus an explicit
@@ -25,11 +25,11 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..engine import Engine, Event, QueueFull, TaskRecord, TaskSpec, UnknownTask, valid_task_id
+from ..engine import Engine, Event, TaskRecord, TaskSpec, UnknownTask, valid_task_id
 from ..engine.events import FINAL_STATUS
-from ..providers.base import NotConfigured, ProviderError
-from ..providers.registry import UnknownProvider, describe_providers
-from .parsing import BadRequest, event_id, parse_body, queue_spec, trellis_spec
+from ..errors import VibeDrawError
+from ..providers.registry import describe_providers
+from .parsing import event_id, parse_body, queue_spec, trellis_spec
 
 AUTH_RESOURCE = "vibedraw_widget:tasks"
 API_PREFIX = "vibedraw/api"
@@ -60,10 +60,20 @@ class VibeDrawMixin(ExtensionHandlerMixin):
 
     def resume_position(self, raw: str, field: str) -> int:
         """The event id a stream resumes after (``Last-Event-ID``, ``after``); else 400."""
-        try:
-            return event_id(raw, field)
-        except BadRequest as exc:
-            raise web.HTTPError(400, str(exc)) from None
+        return event_id(raw, field)  # a BadRequest: 400, see _handle_request_exception
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        """The one place a :class:`VibeDrawError` becomes an HTTP answer: its ``status``
+        and its message, as jupyter-server writes any ``HTTPError`` (JSON for the API).
+        A 500 stays an unhandled error, logged with its traceback: that is a bug."""
+        if isinstance(e, VibeDrawError) and e.status != 500:
+            try:
+                # Raised, so that the logging and write_error below see an HTTPError.
+                raise web.HTTPError(e.status, e.message) from None
+            except web.HTTPError as http:
+                super()._handle_request_exception(http)  # type: ignore[misc]
+            return
+        super()._handle_request_exception(e)  # type: ignore[misc]
 
     def model_url(self, task_id: str) -> str:
         base = self.settings.get("base_url", "/")
@@ -72,7 +82,7 @@ class VibeDrawMixin(ExtensionHandlerMixin):
 
 
 class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
-    """JSON handlers: errors as ``{"message": …}`` with DESIGN §4's statuses."""
+    """JSON handlers: errors as ``{"message": …}`` with each error's ``status``."""
 
     def read_body(self) -> dict[str, Any]:
         limit = self.extensionapp.max_upload_bytes  # type: ignore[attr-defined]
@@ -80,27 +90,14 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
             raise web.HTTPError(
                 413, f"body of {len(self.request.body)} bytes exceeds max_upload_bytes={limit}"
             )
-        try:
-            return parse_body(self.request.body)
-        except BadRequest as exc:
-            raise web.HTTPError(400, str(exc)) from None
+        return parse_body(self.request.body)
 
     async def submit(self, build: Any, *args: Any) -> TaskSpec:
         body = self.read_body()
-        try:
-            spec: TaskSpec = build(*args, body)
-            if await self.engine.store.get(spec.task_id) is not None:
-                raise web.HTTPError(409, f"task_id: {spec.task_id} is already in use")
-            await self.engine.submit(spec)
-        except (BadRequest, UnknownProvider) as exc:
-            # args[0], not str(): a LookupError's str() is the repr of its message.
-            raise web.HTTPError(400, str(exc.args[0]) if exc.args else str(exc)) from None
-        except NotConfigured as exc:
-            raise web.HTTPError(503, str(exc)) from None
-        except ProviderError as exc:
-            raise web.HTTPError(400, str(exc)) from None
-        except QueueFull as exc:
-            raise web.HTTPError(429, str(exc)) from None
+        spec: TaskSpec = build(*args, body)
+        if await self.engine.store.get(spec.task_id) is not None:
+            raise web.HTTPError(409, f"task_id: {spec.task_id} is already in use")
+        await self.engine.submit(spec)  # its errors answer their own status
         self.log.info("vibedraw task %s (%s) submitted", spec.task_id, spec.type)
         return spec
 
@@ -189,7 +186,7 @@ class ProvidersHandler(VibeDrawAPIHandler):
 
 
 class SubscribeHandler(VibeDrawAPIHandler):
-    """``GET subscribe/{id}``: the task's events as Server-Sent Events (DESIGN §5)."""
+    """``GET subscribe/{id}``: the task's events as Server-Sent Events (docs/protocol.md, SSE)."""
 
     def after_id(self) -> int:
         raw = self.request.headers.get("Last-Event-ID") or self.get_argument("last_event_id", "0")
@@ -256,7 +253,8 @@ WS_STATUS = {"start": "processing", "progress": "processing", **FINAL_STATUS}
 
 
 class ModelTaskSocket(VibeDrawMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
-    """``WS trellis/task/ws/{id}``: model-task status pushed as it changes (DESIGN §6)."""
+    """``WS trellis/task/ws/{id}``: model-task status pushed as it changes
+    (docs/protocol.md, WebSocket)."""
 
     def set_default_headers(self) -> None:
         """No JupyterHandler headers on a WebSocket upgrade."""

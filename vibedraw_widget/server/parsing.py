@@ -1,4 +1,5 @@
-"""Turn HTTP request bodies (DESIGN §4) into :class:`TaskSpec` s, or a 400 naming the field.
+"""Turn HTTP request bodies into :class:`TaskSpec` s, or a 400 naming the field
+(docs/protocol.md, HTTP routes).
 
 Pure functions, so every bad-input case is testable without a server.
 """
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..engine.tasks import TaskSpec, valid_task_id
+from ..errors import VibeDrawError
 from ..sketch import SketchError, decode_png, parse_json, validate_sketch
 
 MAX_PROMPT = 20_000
@@ -24,8 +26,10 @@ TRELLIS_OPTIONS = (
 )
 
 
-class BadRequest(ValueError):
+class BadRequest(VibeDrawError, ValueError):
     """A request body that cannot be used; the message names the field."""
+
+    status = 400
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 // Stroke logic for the pad: capture points, simulate pressure for mice, outline strokes
-// with perfect-freehand, erase by hit-testing, and convert to/from the DESIGN §3 sketch.
+// with perfect-freehand, erase by hit-testing, and convert to/from the sketch format (docs/protocol.md).
 // Pure functions and plain data only (no DOM), so node's test runner covers them.
 import { getStroke } from "perfect-freehand";
 
@@ -12,7 +12,7 @@ export const DEFAULT_SKETCH = Object.freeze({
   texts: [],
 });
 
-/** An empty sketch of the given size (DESIGN §3). */
+/** An empty sketch of the given size (docs/protocol.md, The sketch). */
 export function emptySketch(width = 640, height = 480, background = "#ffffff") {
   return { version: 1, width, height, background, strokes: [], texts: [] };
 }
@@ -68,7 +68,7 @@ export class StrokeBuilder {
     return true;
   }
 
-  /** The finished stroke (DESIGN §3), or null when nothing was drawn. */
+  /** The finished stroke (docs/protocol.md, The sketch), or null when nothing was drawn. */
   finish() {
     if (!this.points.length) return null;
     return { points: this.points.slice(), color: this.color, width: this.width };
@@ -196,7 +196,7 @@ export function toSketchCoords(clientX, clientY, rect, sketch) {
   ];
 }
 
-/** Parse a sketch file's text (JSON, DESIGN §3); throws with a readable message. */
+/** Parse a sketch file's text (JSON, docs/protocol.md, The sketch); throws with a readable message. */
 export function parseSketchFile(text) {
   let data;
   try {

@@ -1,4 +1,4 @@
-// Running generated code (DESIGN §7) the one way both scene runtimes do it: the code is
+// Running generated code (docs/protocol.md, Generated code) the one way both scene runtimes do it: the code is
 // the body of `async function build(THREE, ctx)`, its loops carry the guard, build() and
 // every onFrame callback run under a time budget. Used by preview/runtime.js (the
 // SketchPad's frame) and viewer.js (standalone pages, gallery, World).

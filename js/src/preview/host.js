@@ -34,7 +34,7 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
     ready = false;
     queue = queue.filter(([m]) => m.type !== "ping");
     iframe = document.createElement("iframe");
-    iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (DESIGN §7)
+    iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (docs/protocol.md, Generated code)
     iframe.setAttribute("title", "3D preview");
     iframe.className = "vd-preview-frame";
     iframe.srcdoc = previewHtml(RUNTIME, { dark });

@@ -1,6 +1,6 @@
 // The preview runtime, running inside `<iframe sandbox="allow-scripts">` (or as the
 // standalone downloaded page). It owns the scene, camera, lights, OrbitControls and the
-// render loop; runs generated code (DESIGN §7) as `async function build(THREE, ctx)`;
+// render loop; runs generated code (docs/protocol.md, Generated code) as `async function build(THREE, ctx)`;
 // shows GLB meshes; exports the current object as GLB. It talks to its host only by
 // postMessage: in `run`/`glb`/`export`/`ping`/`dispose`; out `ready`/`frame`/`error`/
 // `exported`/`pong`.
@@ -18,7 +18,7 @@ const config = JSON.parse(document.getElementById("vd-config")?.textContent || "
 const host = window.parent !== window ? window.parent : null;
 const post = (msg, transfer = []) => host?.postMessage(msg, "*", transfer);
 
-// Scene, camera, lights, controls: the host side of the DESIGN §7 contract.
+// Scene, camera, lights, controls: the host side of the generated-code contract (docs/protocol.md).
 const renderer = new THREE.WebGLRenderer({ antialias: true });
 renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
 renderer.outputColorSpace = THREE.SRGBColorSpace;

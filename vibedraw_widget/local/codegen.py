@@ -1,4 +1,5 @@
-"""Write a scene description (:mod:`.scene`) as Three.js code (DESIGN §7), part by part.
+"""Write a scene description (:mod:`.scene`) as Three.js code, part by part (the contract:
+docs/protocol.md, Generated code).
 
 The code is the body of ``async function build(THREE, ctx)``: it makes a ``THREE.Group``
 named after the object, one named mesh (or group) per part with a comment saying what it

@@ -1,37 +1,12 @@
-"""Where task records, event logs and GLB results live.
-
-:class:`TaskStore` is the interface the engine needs; :class:`MemoryStore` keeps it all in
-process memory (the default, ``memory://``). A Redis implementation shares the same
-interface between processes (DESIGN §9). ``open_store(url)`` picks by URL scheme.
-"""
+"""The default task store (``memory://``): records, logs and GLBs in this process's memory."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from .events import Event, EventLog
-from .tasks import TaskRecord, UnknownTask
-
-if TYPE_CHECKING:
-    from ..settings import Settings
-
-
-class TaskStore(Protocol):
-    """Storage of tasks, their logs and results. All methods run on the engine's loop."""
-
-    shared: bool
-    """True when other processes see the same tasks (then workers run them)."""
-
-    async def create(self, record: TaskRecord) -> None: ...
-    async def get(self, task_id: str) -> TaskRecord | None: ...
-    async def update(self, task_id: str, **fields: Any) -> TaskRecord: ...
-    async def append(self, task_id: str, type: str, data: dict[str, Any]) -> Event: ...
-    def follow(self, task_id: str, after: int = 0) -> AsyncIterator[Event]: ...
-    async def put_glb(self, task_id: str, glb: bytes) -> None: ...
-    async def get_glb(self, task_id: str) -> bytes | None: ...
-    async def drop(self, task_id: str) -> None: ...
-    async def close(self) -> None: ...
+from ..events import Event, EventLog
+from ..tasks import TaskRecord, UnknownTask
 
 
 class MemoryStore:
@@ -92,16 +67,3 @@ class MemoryStore:
             return self._logs[task_id]
         except KeyError:
             raise UnknownTask(task_id) from None
-
-
-def open_store(url: str, settings: Settings | None = None) -> TaskStore:
-    """The store for ``url``: ``memory://`` or ``redis://host:port/db``.
-
-    ``settings`` (retention, queue limits) matter to shared stores only."""
-    if url.startswith("memory://"):
-        return MemoryStore()
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from .redis_store import RedisStore
-
-        return RedisStore(url, settings)
-    raise ValueError(f"store_url {url!r}: expected memory:// or redis://…")

@@ -11,7 +11,8 @@ The image is thresholded against its background colour and split into colour lay
 
 Specks smaller than :data:`MIN_FEATURE_PX` (stray pixels) and rows of short pieces (a line
 of text: the pad renders ``texts`` as small glyphs) are ignored; text is not read back.
-The result is a DESIGN §3 sketch dict with the pen colour and an estimated width per stroke.
+The result is a sketch dict (docs/protocol.md, The sketch) with the pen colour and an
+estimated width per stroke.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from .format import LABEL_SIZE
+
 MIN_FEATURE_PX = 14
+TEXT_PX = int(1.2 * LABEL_SIZE)
+"""A glyph of a label (drawn at :data:`~vibedraw_widget.sketch.format.LABEL_SIZE`) is at
+most this tall: rows of pieces this short are text, not strokes."""
 """Ink whose bounding box is smaller than this on both sides is ignored."""
 INK_THRESHOLD = 60
 """Minimum per-channel difference from the background for a pixel to count as ink."""
@@ -37,7 +43,7 @@ _DIR_INDEX = {d: i for i, d in enumerate(_DIRS)}
 
 
 def trace_png(png_bytes: bytes) -> dict[str, Any]:
-    """Strokes traced from a PNG drawing, as a DESIGN §3 sketch dict (``texts`` empty)."""
+    """Strokes traced from a PNG drawing, as a sketch dict (``texts`` empty)."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(png_bytes))
@@ -125,30 +131,37 @@ def _color_layers(rgb: np.ndarray, ink: np.ndarray) -> list[tuple[str, np.ndarra
 
 
 def _text_like(boxes: list[tuple[slice, slice]]) -> set[int]:
-    """Indices of boxes that look like glyphs of a line of text: short pieces with at
-    least two other short pieces beside them on the same line."""
+    """Indices of boxes that look like glyphs of a line of text: short pieces chained side
+    by side on one line, three or more in a chain (so a word's first letter counts too)."""
     short = [
         k
         for k, b in enumerate(boxes)
         if b is not None
-        and b[0].stop - b[0].start < MIN_FEATURE_PX
+        and b[0].stop - b[0].start < TEXT_PX
         and b[1].stop - b[1].start < 6 * MIN_FEATURE_PX
     ]
-    text = set()
+
+    def beside(k: int, j: int) -> bool:
+        (ky, kx), (jy, jx) = boxes[k], boxes[j]
+        gap = min(abs(jx.start - kx.stop), abs(kx.start - jx.stop))
+        return jy.start < ky.stop and ky.start < jy.stop and gap < MIN_FEATURE_PX
+
+    chain = {k: k for k in short}  # union-find over pieces that sit side by side
+
+    def root(k: int) -> int:
+        while chain[k] != k:
+            chain[k] = chain[chain[k]]
+            k = chain[k]
+        return k
+
+    for i, k in enumerate(short):
+        for j in short[i + 1 :]:
+            if beside(k, j):
+                chain[root(k)] = root(j)
+    sizes: dict[int, int] = {}
     for k in short:
-        (ky, kx) = boxes[k]
-        row = [
-            j
-            for j in short
-            if j != k
-            and boxes[j][0].start < ky.stop
-            and ky.start < boxes[j][0].stop
-            and min(abs(boxes[j][1].start - kx.stop), abs(kx.start - boxes[j][1].stop))
-            < MIN_FEATURE_PX
-        ]
-        if len(row) >= 2:
-            text.add(k)
-    return text
+        sizes[root(k)] = sizes.get(root(k), 0) + 1
+    return {k for k in short if sizes[root(k)] >= 3}
 
 
 def _trace_layer(layer: np.ndarray, color: str) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The Redis task store: tasks shared by every jupyter-server and ``vibedraw worker`` (DESIGN §9).
+"""The Redis task store: tasks shared by every jupyter-server and ``vibedraw worker``
+(docs/architecture.md, Scaling out).
 
 Layout (``P`` is the key prefix, ``vibedraw:`` unless the URL says ``?prefix=…``)::
 
@@ -61,9 +62,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..settings import Settings
-from .events import EVENT_TYPES, TERMINAL, Event, LogClosed
-from .tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask
+from ...settings import Settings
+from ..events import EVENT_TYPES, TERMINAL, Event, LogClosed
+from ..tasks import QueueFull, TaskRecord, TaskSpec, UnknownTask
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,4 +1,5 @@
-"""Redraw a sketch clean (DESIGN §3b "improve"): each recognised shape drawn from its fit.
+"""Redraw a sketch clean: each recognised shape drawn from its fit (docs/architecture.md,
+The offline pipeline).
 
 Circles come out round, lines straight, rectangles square-cornered, triangles and
 polygons with straight sides, blobs smoothed; colours and pen widths are kept, as are
@@ -19,10 +20,10 @@ _PRESSURE = 0.5  # the pad's nominal width
 
 
 def improve_sketch(sketch: Any, shapes: Sequence[Shape] | None = None) -> dict[str, Any]:
-    """A new DESIGN §3 sketch with every shape of ``sketch`` redrawn clean.
+    """A new sketch with every shape of ``sketch`` redrawn clean.
 
     ``shapes`` may be passed when already recognised (from this same sketch)."""
-    from .sketch import Sketch
+    from ..sketch import Sketch
 
     source = Sketch.from_any(sketch)
     if shapes is None:
@@ -37,7 +38,7 @@ def improve_sketch(sketch: Any, shapes: Sequence[Shape] | None = None) -> dict[s
 
 def improve_png(sketch: Any) -> tuple[dict[str, Any], bytes]:
     """The clean sketch and its PNG rendering."""
-    from .sketch import render_png
+    from ..sketch import render_png
 
     clean = improve_sketch(sketch)
     return clean, render_png(clean)

@@ -1,4 +1,4 @@
-"""The sketch format (DESIGN §3): validate it, render it to PNG, accept a PNG instead.
+"""The sketch format (docs/protocol.md, "The sketch"): validate it, render it to PNG, accept a PNG.
 
 A sketch is plain JSON-able data::
 
@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import VibeDrawError
+
 MAX_STROKES = 2_000
 MAX_POINTS_PER_STROKE = 20_000
 MAX_POINTS_TOTAL = 200_000
@@ -49,8 +51,10 @@ _HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-class SketchError(ValueError):
+class SketchError(VibeDrawError, ValueError):
     """An invalid sketch or image; ``field`` names what to fix (e.g. ``strokes[3].points``)."""
+
+    status = 400
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"`{field}`: {message}")
@@ -75,7 +79,8 @@ class Sketch:
 
     @classmethod
     def from_dict(cls, data: Any) -> Sketch:
-        """Validate ``data`` (DESIGN §3) and wrap it; raises :class:`SketchError`."""
+        """Validate ``data`` (docs/protocol.md, The sketch) and wrap it; raises
+        :class:`SketchError`."""
         clean = validate_sketch(data)
         return cls(
             width=clean["width"],
@@ -122,7 +127,7 @@ class Sketch:
         return cls.from_dict(trace_png(decode_png(png)))
 
     def to_dict(self) -> dict[str, Any]:
-        """The sketch as DESIGN §3 JSON data."""
+        """The sketch as JSON data (docs/protocol.md, The sketch)."""
         return {
             "version": 1,
             "width": self.width,
@@ -253,7 +258,8 @@ def _text(raw: Any, index: int) -> dict[str, Any]:
 
 
 def validate_sketch(data: Any) -> dict[str, Any]:
-    """Check ``data`` against DESIGN §3 and return a clean copy (pressure filled in).
+    """Check ``data`` against the sketch format (docs/protocol.md) and return a clean copy
+    (pressure filled in).
 
     Raises :class:`SketchError` naming the first bad field, e.g.
     ``strokes[3].points[7][0]: nan is not a finite number``.

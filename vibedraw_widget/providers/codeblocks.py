@@ -1,9 +1,10 @@
 """Fenced code blocks in model answers: find them, pick the runnable one.
 
-An LLM asked for Three.js code (DESIGN §7) usually answers with a Markdown fence, sometimes
-with prose around it, sometimes with several fences (the code, then a usage note), and
-when an answer was cut short, with a fence that never closes. :func:`extract_code` turns
-any of these into the code to run; the whole text when there is no fence at all.
+An LLM asked for Three.js code (docs/protocol.md, Generated code) usually answers with a
+Markdown fence, sometimes with prose around it, sometimes with several fences (the code,
+then a usage note), and when an answer was cut short, with a fence that never closes.
+:func:`extract_code` turns any of these into the code to run; the whole text when there
+is no fence at all.
 
 Fences follow CommonMark: a line of three or more backticks (or tildes), indented by at
 most three spaces, with an optional info string (``js``, ``javascript {.numberLines}``);

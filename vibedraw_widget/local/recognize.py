@@ -1,4 +1,5 @@
-"""Recognise hand-drawn strokes as shapes (DESIGN §3b): the first step of the offline providers.
+"""Recognise hand-drawn strokes as shapes: the first step of the offline providers
+(docs/architecture.md, The offline pipeline).
 
 ``recognize(sketch)`` turns a sketch (dict, :class:`~vibedraw_widget.sketch.Sketch`, PNG
 bytes or a data URL) into a list of :class:`Shape`, one per stroke or per group of
@@ -156,7 +157,7 @@ def predicted_kinds(
 
 
 def _as_sketch_dict(sketch: Any) -> dict[str, Any]:
-    from .sketch import Sketch
+    from ..sketch import Sketch
 
     return Sketch.from_any(sketch).to_dict()
 
