@@ -150,6 +150,7 @@ def test_keys_stay_in_the_pad_and_the_world_and_escape_returns_to_the_notebook(l
 
     # Drawing leaves focus on the canvas: command-mode keys must do nothing to the notebook.
     canvas = page.locator(".vd-canvas-live")
+    canvas.scroll_into_view_if_needed()  # running the World cell scrolled the pad away
     draw(page, canvas, CIRCLE)
     assert page.evaluate("document.activeElement.classList.contains('vd-canvas-live')")
     press_all(page, COMMAND_KEYS)
@@ -358,6 +359,7 @@ def test_pad_and_world_are_readable_in_the_light_and_dark_themes(lab, page):
     open_in(page, lab, "themes.ipynb", "lab")
     run_in_place(page, 0, ".vd-pad")
     run_in_place(page, 1, ".vd-world iframe")
+    page.locator(".vd-canvas-live").scroll_into_view_if_needed()
     draw(page, page.locator(".vd-canvas-live"), CIRCLE)
     # Labels are drawn in the chosen colour at a readable size.
     page.get_by_role("button", name="Text", exact=True).click()
