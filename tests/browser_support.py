@@ -7,9 +7,11 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -94,9 +96,14 @@ def run_lab(
     port = free_port()
     token = secrets.token_hex(16)
     repo = str(Path(__file__).resolve().parent.parent)
+    # The lab's settings and workspaces live and die with it: a test that switches the
+    # theme must not leave the user's (or the next test's) JupyterLab dark.
+    state = Path(tempfile.mkdtemp(prefix="vibedraw-lab-state-"))
     env = {
         **os.environ,
         "JUPYTER_PLATFORM_DIRS": "1",
+        "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
     }
@@ -149,6 +156,7 @@ def run_lab(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def execute(lab: Lab, kernel_id: str, code: str, timeout: float = 60) -> str:

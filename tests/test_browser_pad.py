@@ -150,6 +150,7 @@ def test_keys_stay_in_the_pad_and_the_world_and_escape_returns_to_the_notebook(l
 
     # Drawing leaves focus on the canvas: command-mode keys must do nothing to the notebook.
     canvas = page.locator(".vd-canvas-live")
+    canvas.scroll_into_view_if_needed()  # running the World cell scrolled the pad away
     draw(page, canvas, CIRCLE)
     assert page.evaluate("document.activeElement.classList.contains('vd-canvas-live')")
     press_all(page, COMMAND_KEYS)
@@ -161,6 +162,15 @@ def test_keys_stay_in_the_pad_and_the_world_and_escape_returns_to_the_notebook(l
     prompt.click()
     page.keyboard.type("a box")
     assert prompt.input_value() == "a box"
+    # … and in a text label; Enter adds it and gives the keys back to the canvas.
+    page.get_by_role("button", name="Text", exact=True).click()
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + 40, box["y"] + 30)
+    page.locator(".vd-text-input").wait_for()
+    page.keyboard.type("dab")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.classList.contains('vd-canvas-live')")
+    press_all(page, COMMAND_KEYS)
 
     # The World: its toolbar, and walking with WASD inside the scene.
     page.get_by_role("button", name="Orbit", exact=True).click()
@@ -176,20 +186,32 @@ def test_keys_stay_in_the_pad_and_the_world_and_escape_returns_to_the_notebook(l
     assert active_cell_holds(page, ".vd-world")
     page.keyboard.press("b")
     page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 3")
-    # Escape on the pad does the same for the pad's cell.
+    # Escape on the pad does the same for the pad's cell: from the canvas …
     canvas.focus()
     page.keyboard.press("Escape")
     assert active_cell_holds(page, ".vd-pad")
     page.keyboard.press("b")
     page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length === 4")
+    # … and from inside the sandboxed preview, whose keys stay in the frame.
+    page.locator(".vd-preview-frame").click()
+    assert page.evaluate("document.activeElement.tagName") == "IFRAME"
+    press_all(page, COMMAND_KEYS)
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.activeElement?.tagName !== 'IFRAME'", timeout=10_000)
+    assert active_cell_holds(page, ".vd-pad")
 
     # Only the two cells Escape + b added: no key before them reached the notebook.
     cells = page.locator(".jp-Notebook .jp-Cell")
     assert cell_types(page) == ["code"] * 4
     assert cells.nth(0).locator(".vd-pad").count() == 1
     assert cells.nth(2).locator(".vd-world").count() == 1
-    state = kernel_json(lab, name, "{'strokes': len(pad.sketch['strokes']), 'view': world.view}")
-    assert state == {"strokes": 1, "view": "walk"}, "the pad is intact"
+    state = kernel_json(
+        lab,
+        name,
+        "{'strokes': len(pad.sketch['strokes']), 'prompt': pad.prompt, 'view': world.view,"
+        " 'labels': [t['text'] for t in pad.sketch['texts']]}",
+    )
+    assert state == {"strokes": 1, "labels": ["dab"], "prompt": "a box", "view": "walk"}
 
 
 def button_state(page, name: str) -> tuple[bool, str]:
@@ -337,6 +359,7 @@ def test_pad_and_world_are_readable_in_the_light_and_dark_themes(lab, page):
     open_in(page, lab, "themes.ipynb", "lab")
     run_in_place(page, 0, ".vd-pad")
     run_in_place(page, 1, ".vd-world iframe")
+    page.locator(".vd-canvas-live").scroll_into_view_if_needed()
     draw(page, page.locator(".vd-canvas-live"), CIRCLE)
     # Labels are drawn in the chosen colour at a readable size.
     page.get_by_role("button", name="Text", exact=True).click()
@@ -361,6 +384,8 @@ def test_pad_and_world_are_readable_in_the_light_and_dark_themes(lab, page):
     # "roof" at 24 sketch px is ~18 px on screen, its ink ~11 px high (it was 7, in grey).
     assert max(red) - min(red) >= 10, f"the label is {max(red) - min(red)} px high on screen"
 
+    # JupyterLab's news-consent toast would cover part of the screenshots.
+    page.add_style_tag(content=".Toastify { display: none !important; }")
     for theme in ("JupyterLab Light", "JupyterLab Dark"):
         set_theme(page, theme)
         slug = "dark" if "Dark" in theme else "light"

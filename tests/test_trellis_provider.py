@@ -19,6 +19,7 @@ from tests.fakes.trellis_api import FakeTrellis, Poll, RawReply, tiny_glb
 from vibedraw_widget.providers.base import NotConfigured, Provider, ProviderError, Request
 from vibedraw_widget.providers.trellis import DEFAULT_INPUT, TrellisModelProvider
 from vibedraw_widget.settings import Settings
+from vibedraw_widget.sketch import render_png
 
 DATA = Path(__file__).parent / "data"
 PNG = (DATA / "ellipse_00.png").read_bytes()
@@ -94,12 +95,14 @@ async def test_remote_status_and_progress_become_monotonic_progress_events() -> 
 
 async def test_a_sketch_is_rendered_and_request_options_reach_the_task() -> None:
     sketch = json.loads((DATA / "ellipse_00.json").read_text())
+    sketch["texts"] = [{"x": 20, "y": 20, "text": "a red ball", "color": "#e03131"}]
     options = {"seed": 42, "ss_sampling_steps": 12, "slat_guidance_strength": 5}
     async with FakeTrellis(polls=[Poll("completed")]) as fake:
         p, _ = provider(fake)
         await p.make_model(Request("model", sketch=sketch, options=options), FakeTaskContext())
     inputs = fake.creates[0].json["input"]
-    assert base64.b64decode(inputs["image"]).startswith(b"\x89PNG\r\n\x1a\n")
+    # The drawing without its labels (they would become lettering in the mesh).
+    assert base64.b64decode(inputs["image"]) == render_png({**sketch, "texts": []})
     assert (inputs["seed"], inputs["ss_sampling_steps"], inputs["slat_guidance_strength"]) == (
         42,
         12,

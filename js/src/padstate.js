@@ -52,7 +52,9 @@ const EMPTY = "Draw something first: the pad is empty";
 export function padView({ status, sketch, code, resultKind, resultSketch, taskType }) {
   const running = busy(status);
   const drawn = hasStrokes(sketch);
-  const changed = Boolean(resultKind) && resultSketch != null && !sameSketch(sketch, resultSketch);
+  // A result from before results recorded their sketch ({} or missing) counts as current.
+  const known = Array.isArray(resultSketch?.strokes);
+  const changed = Boolean(resultKind) && known && !sameSketch(sketch, resultSketch);
   const needsDrawing = (title) =>
     running ? { disabled: true, title: RUNNING } : drawn ? { disabled: false, title } : { disabled: true, title: EMPTY };
 

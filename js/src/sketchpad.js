@@ -8,7 +8,7 @@ import { Controller, busy } from "./controller.js";
 import { DrawingSurface, imageFileToPng } from "./draw/canvas.js";
 import { emptySketch, normalizeSketch, parseSketchFile } from "./draw/strokes.js";
 import { CodeEditor } from "./editor.js";
-import { guardKeys } from "./keys.js";
+import { focusNotebook, guardKeys } from "./keys.js";
 import { downloadName, padView } from "./padstate.js";
 import { createPreview, download, standaloneHtml } from "./preview/host.js";
 
@@ -275,6 +275,7 @@ function previewPart(pad) {
   const preview = createPreview(box, {
     dark: isDark(),
     onFrame: (msg) => (box.dataset.firstFrameMs = String(Math.round(msg.ms))),
+    onEscape: () => focusNotebook(pad.root),
     onError: (msg) => {
       runtimeError = `${msg.phase === "frame" ? "error in an animation frame" : "error running the code"}: ${msg.message}`;
       pad.codeEditor?.markError(msg.message, msg.stack);

@@ -48,6 +48,14 @@ test("Edit is disabled and the code marked stale once the drawing changed", () =
   assert.match(view.codeNote, /drawing changed/);
 });
 
+test("a result whose sketch is unknown (saved before results recorded it) counts as current", () => {
+  for (const resultSketch of [{}, undefined, null]) {
+    const view = padView({ ...idle, status: "completed", code: "code", resultKind: "code", resultSketch });
+    assert.equal(view.edit.disabled, false);
+    assert.equal(view.codeNote, "");
+  }
+});
+
 test("code being written is never called stale", () => {
   const view = padView({ ...idle, status: "running", taskType: "3d", sketch: other, code: "// part", resultKind: "model", resultSketch: drawn });
   assert.equal(view.codeNote, "");

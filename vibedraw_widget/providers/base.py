@@ -239,11 +239,14 @@ async def sketch_input(
     return request.ensure_sketch()
 
 
-async def image_input(request: Request, ctx: TaskContext) -> bytes:
+async def image_input(request: Request, ctx: TaskContext, *, labels: bool = True) -> bytes:
     """The request's PNG; when only strokes were sent, rendered in the CPU pool (and kept
-    on the request)."""
+    on the request). ``labels=False`` leaves the sketch's text labels out of it."""
     if request.image is None:
-        request.image = await ctx.run_cpu(render_sketch, request.ensure_sketch())
+        sketch = request.ensure_sketch()
+        if not labels:
+            sketch = {**sketch, "texts": []}
+        request.image = await ctx.run_cpu(render_sketch, sketch)
     return request.image
 
 

@@ -95,7 +95,9 @@ class TrellisModelProvider(ModelProvider):
     # -- the task ------------------------------------------------------------------------
     async def task_body(self, request: Request, ctx: TaskContext) -> dict[str, Any]:
         """The body that creates the remote task (PiAPI's task format)."""
-        png = await image_input(request, ctx)
+        # The drawing only: labels are words for a prompt, and an image-to-3D model
+        # would build the lettering into the mesh.
+        png = await image_input(request, ctx, labels=False)
         inputs: dict[str, Any] = {"image": base64.b64encode(png).decode("ascii")}
         for key, default in DEFAULT_INPUT.items():
             value = request.options.get(key, default)

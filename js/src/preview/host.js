@@ -11,9 +11,10 @@ const HUNG_MS = 5000;
 
 /**
  * A preview in `container`. `onError({message, phase, stack})` for errors in generated code
- * or a hung frame; `onFrame({id, ms})` after the first frame of a result.
+ * or a hung frame; `onFrame({id, ms})` after the first frame of a result; `onEscape()`
+ * when Escape is pressed inside the frame.
  */
-export function createPreview(container, { dark = false, onError = () => {}, onFrame = () => {} } = {}) {
+export function createPreview(container, { dark = false, onError = () => {}, onFrame = () => {}, onEscape = () => {} } = {}) {
   let iframe = null;
   let ready = false;
   let queue = [];
@@ -56,6 +57,9 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
         // the pad is what the user works in, so it takes a fresh one and shows again.
         makeFrame();
         if (lastShown) display(lastShown).catch(() => {});
+        break;
+      case "escape":
+        onEscape();
         break;
       case "themed":
         container.dataset.theme = msg.dark ? "dark" : "light";

@@ -238,6 +238,8 @@ window.addEventListener("message", (event) => {
   }
 });
 
+// Escape leaves the preview: the host hands focus back to the notebook.
+window.addEventListener("keydown", (event) => event.key === "Escape" && post({ type: "escape" }));
 window.addEventListener("error", (event) => reportError(null, event.error || event.message, "runtime"));
 window.addEventListener("unhandledrejection", (event) => reportError(null, event.reason, "runtime"));
 
