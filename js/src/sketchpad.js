@@ -234,11 +234,18 @@ function render({ model, el: host }) {
     hidden: true,
     onclick: () => controller.start("edit", { prompt: "fix the error", error: runtimeError || model.get("error") }),
   });
+  const toCellBtn = el("button", {
+    type: "button",
+    class: "vd-btn",
+    text: "To cell",
+    title: "Add a code cell below that recreates this result, so the notebook keeps it",
+    onclick: () => controller.toCell(),
+  });
   const previewPane = el(
     "div",
     { class: "vd-preview-pane" },
     previewBox,
-    el("div", { class: "vd-row", role: "group", "aria-label": "Result" }, glbBtn, htmlBtn, fixBtn),
+    el("div", { class: "vd-row", role: "group", "aria-label": "Result" }, glbBtn, htmlBtn, toCellBtn, fixBtn),
   );
 
   // -- actions ----------------------------------------------------------------------------

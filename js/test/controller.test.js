@@ -70,3 +70,32 @@ test("a server that cannot be reached, or transport='kernel': kernel without a n
     assert.equal(c.notice, "");
   }
 });
+
+test("To cell: the kernel's code goes below the pad's cell, else to the clipboard", async () => {
+  const inserted = [];
+  const view = { data: { "application/vnd.jupyter.widget-view+json": { model_id: "M" } } };
+  const model = fakeModel();
+  model.widget_manager = {
+    context: { model: { sharedModel: { cells: [{ getOutputs: () => [view] }], insertCell: (i, c) => inserted.push([i, c.source]) } } },
+  };
+  const c = new Controller(model, { serverInfo: null });
+  await c.ready;
+  c.toCell();
+  assert.deepEqual(model.sent.at(-1), { type: "to_cell" });
+  await c.placeCell("x = 1", "M");
+  assert.deepEqual(inserted, [[1, "x = 1"]]);
+  assert.match(c.notice, /Added a cell below/);
+
+  const copied = [];
+  const bare = new Controller(fakeModel(), { serverInfo: null });
+  await bare.ready;
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  Object.defineProperty(globalThis, "navigator", { value: { clipboard: { writeText: async (t) => copied.push(t) } }, configurable: true });
+  try {
+    await bare.placeCell("y = 2", "M");
+  } finally {
+    if (saved) Object.defineProperty(globalThis, "navigator", saved);
+  }
+  assert.deepEqual(copied, ["y = 2"]);
+  assert.match(bare.notice, /clipboard/);
+});
