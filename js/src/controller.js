@@ -128,13 +128,16 @@ export class Controller {
       this.cancel();
     } else if (msg?.type === "generate") {
       this.start(msg.kind, msg);
-    } else if (msg?.type === "cell") {
+    } else if (msg?.type === "cell" && this._cellWanted) {
+      // Only the controller whose view asked: a host may give one model several controllers.
+      this._cellWanted = false;
       this.placeCell(msg.code, msg.model_id);
     }
   }
 
   /** "To cell": ask the kernel for the code that recreates the result (see placeCell). */
   toCell() {
+    this._cellWanted = true;
     this.model.send({ type: "to_cell" });
   }
 

@@ -418,7 +418,9 @@ function render({ model, el: host }) {
     if (!e) fixBtn.hidden = true;
   });
   on("change:connection", updateConnection);
-  on("change:result_version", showResult);
+  // After the whole update: marimo applies a kernel update one trait at a time (in the
+  // kernel's order, which varies), so result_kind and code may not be there yet.
+  on("change:result_version", () => queueMicrotask(showResult));
   on("change:providers", fillProviders);
   cleanups.push(
     controller.subscribe((what) => {

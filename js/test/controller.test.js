@@ -80,10 +80,12 @@ test("To cell: the kernel's code goes below the pad's cell, else to the clipboar
   };
   const c = new Controller(model, { serverInfo: null });
   await c.ready;
+  const other = new Controller(model, { serverInfo: null }); // a second controller of the model
   c.toCell();
   assert.deepEqual(model.sent.at(-1), { type: "to_cell" });
-  await c.placeCell("x = 1", "M");
-  assert.deepEqual(inserted, [[1, "x = 1"]]);
+  for (const controller of [c, other]) controller.onCustom({ type: "cell", code: "x = 1", model_id: "M" });
+  await c.ready;
+  assert.deepEqual(inserted, [[1, "x = 1"]]); // once, by the controller that asked
   assert.match(c.notice, /Added a cell below/);
 
   const copied = [];
