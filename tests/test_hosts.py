@@ -1,0 +1,330 @@
+"""The pad in every host it runs in, in real Chromium: JupyterLab 4 and Notebook 7, each
+with and without the vibedraw server extension, and marimo. In each: draw, Make 3D, Make
+mesh, Cancel, the preview's canvas drawn (its pixels read inside the sandboxed frame),
+and "To cell" (a cell below in Jupyter, the clipboard elsewhere).
+
+VS Code and Colab have no Jupyter server the pad can reach: their stand-in is the kernel
+path, JupyterLab and Notebook 7 without the extension (the pad finds a server, its routes
+answer 404, tasks go over the comm), and marimo (no server at all).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import (
+    CHROMIUM,
+    free_port,
+    launch_chromium,
+    run_lab,
+    serve,
+    write_notebook,
+    write_server_config,
+)
+
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+STATIC = Path(__file__).parent.parent / "vibedraw_widget" / "static" / "sketchpad.js"
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not STATIC.exists(), reason="needs the built bundle (npm run build)"),
+    pytest.mark.timeout(900),
+]
+playwright = pytest.importorskip("playwright.sync_api")
+
+# The pad, with the slow test provider (for Cancel) known to the kernel.
+PAD_SETUP = """from vibedraw_widget.providers import registry
+from vibedraw_widget.widget import SketchPad
+registry.BUILTIN[("code", "slow")] = "tests.browser_support:SlowCode"
+registry.provider_classes.cache_clear()
+pad = SketchPad()"""
+NOTEBOOK = "hosts.ipynb"
+MARIMO_APP = f"""import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import marimo as mo
+{"".join("    " + line + chr(10) for line in PAD_SETUP.splitlines())}
+    widget = mo.ui.anywidget(pad)
+    widget
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+# host → (server, front end, connection the pad shows)
+HOSTS = {
+    "lab": ("extension", "lab", "connected"),
+    "lab-no-extension": ("no-extension", "lab", "kernel"),
+    "notebook7": ("extension", "notebook", "connected"),
+    "notebook7-no-extension": ("no-extension", "notebook", "kernel"),
+    "marimo": ("marimo", "marimo", "kernel"),
+}
+CIRCLE = [
+    (150 + 70 * math.cos(a / 8 * math.pi), 130 + 70 * math.sin(a / 8 * math.pi)) for a in range(17)
+]
+
+# Inside the preview frame: the WebGL canvas' size and how many of its pixels differ from
+# the corner (the background). Read in an animation frame after the runtime's own render,
+# while the drawing buffer still holds it.
+CANVAS_PIXELS = """() => new Promise((resolve) => requestAnimationFrame(() => {
+  const c = document.querySelector('canvas');
+  if (!c || c.width < 2 || c.height < 2) {
+    return resolve({width: c?.width ?? 0, height: c?.height ?? 0, drawn: 0});
+  }
+  const copy = document.createElement('canvas');
+  copy.width = c.width; copy.height = c.height;
+  const g = copy.getContext('2d');
+  g.drawImage(c, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let drawn = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 48) drawn++;
+  }
+  resolve({width: c.width, height: c.height, drawn});
+}))"""
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """Started on first use, shared by the module: a Jupyter server with the extension,
+    one without, a marimo app. Each Jupyter server serves JupyterLab and Notebook 7."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    started: dict[str, object] = {}
+    stack = __import__("contextlib").ExitStack()
+
+    def get(kind: str):
+        if kind in started:
+            return started[kind]
+        root = tmp_path_factory.mktemp(kind)
+        if kind == "marimo":
+            (root / "app.py").write_text(MARIMO_APP)
+            port = free_port()
+            args = [sys.executable, "-m", "marimo", "run", "app.py", "--headless"]
+            args += ["--port", str(port), "--host", "127.0.0.1", "--no-token"]
+            url = f"http://127.0.0.1:{port}/"
+            started[kind] = stack.enter_context(serve(args, url, ARTIFACTS / "marimo.log", root))
+        else:
+            write_notebook(root / NOTEBOOK, [PAD_SETUP + "\npad", "pad.to_cell()"])
+            config = tmp_path_factory.mktemp(f"{kind}-config")
+            write_server_config(config)  # the slow provider in the server, for Cancel
+            log = ARTIFACTS / f"jupyter-{kind}.log"
+            started[kind] = stack.enter_context(
+                run_lab(root, log, config_dir=config, extension=kind == "extension")
+            )
+        return started[kind]
+
+    with stack:
+        yield get
+
+
+@pytest.fixture
+def page(request):
+    # Playwright per test, as in test_browser.py: its sync loop must not outlive the test
+    # (pytest-jupyter's loop fixtures close theirs at each test's end).
+    with playwright.sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield from _page(browser, request)
+        browser.close()
+
+
+def _page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    yield page
+    name = request.node.name.replace("/", "_")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    (ARTIFACTS / f"{name}.console.txt").write_text("\n".join(console))
+    context.close()
+
+
+def wait_until(check, timeout: float = 60, what: str = "") -> None:
+    """Poll the page state until ``check()`` is truthy (marimo's shadow DOM rules out
+    ``wait_for_function`` with ``document.querySelector``)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what or check}")
+        time.sleep(0.1)  # polling the page, not synchronising with it
+
+
+def frames(page) -> int:
+    return int(page.locator(".vd-preview").get_attribute("data-frames") or 0)
+
+
+def status(page) -> str:
+    return page.locator(".vd-pad").get_attribute("data-status") or ""
+
+
+def canvas_pixels(page) -> dict:
+    """The preview canvas' size and drawn pixels, from whichever frame under the preview's
+    iframe holds it (the runtime may sit in a frame inside a shell frame)."""
+    todo = [page.locator(".vd-preview iframe").first.element_handle().content_frame()]
+    while todo:
+        frame = todo.pop(0)
+        if frame.evaluate("() => !!document.querySelector('canvas')"):
+            return frame.evaluate(CANVAS_PIXELS)
+        todo.extend(frame.child_frames)
+    raise AssertionError("no canvas in the preview")
+
+
+def draw(page, points) -> None:
+    box = page.locator(".vd-canvas-live").bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=3)
+    page.mouse.up()
+
+
+def cell_text(page, index: int) -> str:
+    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".cm-content").inner_text()
+
+
+def open_host(page, servers, host: str) -> None:
+    server, front, _ = HOSTS[host]
+    if front == "marimo":
+        page.goto(servers("marimo"))  # marimo run executes the app itself
+        return
+    lab = servers(server)
+    path = "lab/tree" if front == "lab" else "notebooks"
+    page.goto(f"{lab.url}{path}/{NOTEBOOK}?reset&token={lab.token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    # Cells run once the page's kernel connection is up (Lab's status bar, Notebook's toolbar).
+    if front == "lab":
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    else:
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
+        )
+    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def make(page, button: str) -> None:
+    """Press Make 3D / Make mesh and wait for its result's first frame."""
+    before = frames(page)
+    page.get_by_role("button", name=button).click()
+    wait_until(lambda: status(page) == "completed" and frames(page) > before, 180, button)
+
+
+@pytest.mark.parametrize("host", list(HOSTS))
+def test_pad_draws_makes_3d_and_a_mesh_cancels_and_keeps_results(host, servers, page):
+    front, connection = HOSTS[host][1], HOSTS[host][2]
+    open_host(page, servers, host)
+    page.locator(".vd-pad").wait_for(timeout=120_000)
+    page.locator(f".vd-connection[data-state='{connection}']").wait_for(timeout=60_000)
+    notice = page.locator(".vd-notice")
+    if HOSTS[host][0] == "no-extension":  # a Jupyter server without the routes: say so
+        wait_until(lambda: notice.text_content(), 30, "the notice")
+        assert notice.text_content().startswith("Tasks run in the kernel")
+        assert "restart Jupyter so" not in notice.text_content()
+    else:
+        assert notice.is_hidden()
+    assert page.locator(".vd-connection").text_content() == (
+        "runs in the kernel" if connection == "kernel" else "connected"
+    )
+
+    draw(page, CIRCLE)
+    wait_until(lambda: page.get_by_role("button", name="Undo").is_enabled(), 30, "the stroke")
+    unsized: list[str] = []  # preview canvases left at 1x1 (issue 14)
+
+    def check_preview(what: str) -> None:
+        pixels = canvas_pixels(page)
+        if pixels["width"] <= 1 or pixels["height"] <= 1:
+            unsized.append(f"{what}: {pixels}")
+        else:
+            assert pixels["drawn"] > 500, f"{what}: the preview drew nothing: {pixels}"
+
+    make(page, "Make 3D")
+    code = page.locator(".vd-code").text_content()
+    assert "THREE" in code
+    check_preview("Make 3D")
+
+    make(page, "Make mesh")
+    assert page.locator(".vd-code").text_content() == code  # a mesh leaves the code alone
+    assert page.get_by_role("button", name="Download .glb").is_enabled()
+    check_preview("Make mesh")
+
+    # Cancel a slow code task: the code shown before comes back.
+    page.get_by_label("Code provider").select_option("slow")
+    page.get_by_role("button", name="Make 3D").click()
+    code_pane = page.locator(".vd-code")
+    wait_until(lambda: "// line 2" in code_pane.text_content(), 60, "the slow stream")
+    page.get_by_role("button", name="Cancel").click()
+    wait_until(lambda: status(page) == "cancelled", 30, "cancelled")
+    assert code_pane.text_content() == code
+
+    # To cell: in Jupyter a cell below the pad's that regenerates the mesh; elsewhere the
+    # clipboard. pad.to_cell() (IPython's set_next_input) puts one below its own cell.
+    page.get_by_role("button", name="To cell").click()
+    if front == "marimo":
+        wait_until(lambda: "clipboard" in notice.text_content(), 30, "the clipboard notice")
+        assert 'generate(sketch, kind="model")' in page.evaluate("navigator.clipboard.readText()")
+    else:
+        wait_until(lambda: page.locator(".jp-Notebook .jp-Cell").count() >= 3, 30, "a new cell")
+        inserted = cell_text(page, 1)
+        assert inserted.startswith("# vibedraw: Make mesh")
+        assert 'generate(sketch, kind="model")' in inserted
+        assert cell_text(page, 2) == "pad.to_cell()"
+        page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        wait_until(lambda: page.locator(".jp-Notebook .jp-Cell").count() >= 4, 30, "set_next_input")
+        assert cell_text(page, 3) == inserted
+
+    if unsized:
+        # The frame is made before the pad is laid out and no resize event reaches it
+        # (every host here, marimo included); issue 14 sizes the canvas by a ResizeObserver.
+        pytest.xfail("issue 14: the preview canvas stays 1x1: " + "; ".join(unsized))
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory):
+    """Voilà serving a copy of the quickstart notebook (it saves files beside itself)."""
+    work = tmp_path_factory.mktemp("voila") / "notebooks"
+    shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns("output", "*.py"))
+    port = free_port()
+    args = [sys.executable, "-m", "voila", "01_quickstart.ipynb", "--no-browser"]
+    args += [f"--port={port}", "--Voila.ip=127.0.0.1"]
+    base = f"http://127.0.0.1:{port}/"
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Voilà runs the whole notebook for each page request: wait on a static file instead.
+    ready = f"{base}voila/static/extension.js"
+    with serve(args, base, ARTIFACTS / "voila.log", work, ready_url=ready) as url:
+        yield url
+
+
+def test_voila_page_of_the_quickstart_draws_and_makes_3d(voila, page):
+    page.goto(voila)
+    page.locator(".vd-pad").wait_for(timeout=240_000)  # after every cell has run
+    # Voilà has a Jupyter-like page (jupyter-config-data) but serves no vibedraw routes and
+    # refuses them (403): the pad runs its tasks in the kernel and gives no advice.
+    page.locator(".vd-connection[data-state='kernel']").wait_for(timeout=60_000)
+    assert page.locator(".vd-notice").is_hidden()
+    assert status(page) == "completed"  # the notebook's own pad.generate("code") ran
+    undo = page.get_by_role("button", name="Undo")
+    undo.click()  # the loaded sample goes, the pad is empty again
+    wait_until(lambda: not undo.is_enabled(), 30, "the empty pad")
+    draw(page, CIRCLE)
+    wait_until(undo.is_enabled, 30, "the stroke")
+    make(page, "Make 3D")
+    assert "THREE" in page.locator(".vd-code").text_content()
+    pixels = canvas_pixels(page)
+    if pixels["width"] <= 1 or pixels["height"] <= 1:
+        pytest.xfail(f"issue 14: the preview canvas stays 1x1: {pixels}")
+    assert pixels["drawn"] > 500, pixels
