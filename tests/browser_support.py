@@ -86,10 +86,12 @@ def run_lab(
     timeout: float = 90,
     config_dir: Path | None = None,
     extension: bool = True,
+    settings_dir: Path | None = None,
 ) -> Iterator[Lab]:
     """Start ``jupyter lab`` (root allowed, random token, the vibedraw extension on unless
     ``extension=False``); it serves Notebook 7 too (``/notebooks/…``). ``config_dir`` adds
-    a Jupyter config directory (see :func:`write_server_config`)."""
+    a Jupyter config directory (see :func:`write_server_config`); ``settings_dir`` is its
+    own JupyterLab user-settings directory (instead of the machine's)."""
     port = free_port()
     token = secrets.token_hex(16)
     repo = str(Path(__file__).resolve().parent.parent)
@@ -118,6 +120,7 @@ def run_lab(
             f"--ServerApp.root_dir={root}",
             f"--ServerApp.jpserver_extensions={{'vibedraw_widget': {extension}}}",
             "--LabApp.news_url=",
+            *([f"--LabApp.user_settings_dir={settings_dir}"] if settings_dir else []),
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
         stdout=log,

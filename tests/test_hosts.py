@@ -10,12 +10,14 @@ answer 404, tasks go over the comm), and marimo (no server at all).
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.browser_support import (
@@ -46,6 +48,7 @@ registry.BUILTIN[("code", "slow")] = "tests.browser_support:SlowCode"
 registry.provider_classes.cache_clear()
 pad = SketchPad()"""
 NOTEBOOK = "hosts.ipynb"
+SAVED = "saved.ipynb"
 MARIMO_APP = f"""import marimo
 
 app = marimo.App()
@@ -117,11 +120,24 @@ def servers(tmp_path_factory):
             started[kind] = stack.enter_context(serve(args, url, ARTIFACTS / "marimo.log", root))
         else:
             write_notebook(root / NOTEBOOK, [PAD_SETUP + "\npad", "pad.to_cell()"])
+            write_notebook(root / SAVED, ["from vibedraw_widget import SketchPad\nSketchPad()"])
+            # Its own settings: widget state saved with the notebook (JupyterLab's
+            # "Save Widget State Automatically"), the machine's settings untouched.
+            settings = tmp_path_factory.mktemp(f"{kind}-settings")
+            plugin = settings / "@jupyter-widgets" / "jupyterlab-manager"
+            plugin.mkdir(parents=True)
+            (plugin / "plugin.jupyterlab-settings").write_text('{"saveState": true}')
             config = tmp_path_factory.mktemp(f"{kind}-config")
             write_server_config(config)  # the slow provider in the server, for Cancel
             log = ARTIFACTS / f"jupyter-{kind}.log"
             started[kind] = stack.enter_context(
-                run_lab(root, log, config_dir=config, extension=kind == "extension")
+                run_lab(
+                    root,
+                    log,
+                    config_dir=config,
+                    extension=kind == "extension",
+                    settings_dir=settings,
+                )
             )
         return started[kind]
 
@@ -328,3 +344,29 @@ def test_voila_page_of_the_quickstart_draws_and_makes_3d(voila, page):
     if pixels["width"] <= 1 or pixels["height"] <= 1:
         pytest.xfail(f"issue 14: the preview canvas stays 1x1: {pixels}")
     assert pixels["drawn"] > 500, pixels
+
+
+def test_saved_notebook_reopened_after_its_kernel_is_gone_shows_the_drawing(servers, page):
+    """With "Save Widget State Automatically" on, the pad's state (its drawing) is saved in
+    the notebook and comes back when it is reopened after its kernel is gone."""
+    lab = servers("extension")
+    page.goto(f"{lab.url}lab/tree/{SAVED}?reset&token={lab.token}")
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    page.locator(".vd-pad").wait_for(timeout=60_000)
+    draw(page, CIRCLE)
+    wait_until(lambda: page.get_by_role("button", name="Undo").is_enabled(), 30, "the stroke")
+    page.keyboard.press("Control+s")
+    page.wait_for_selector(".jp-mod-current.jp-mod-dirty", state="detached", timeout=30_000)
+    saved = json.loads((lab.root / SAVED).read_text())
+    states = saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    sketches = [s["state"]["sketch"] for s in states.values() if "sketch" in s["state"]]
+    assert [len(s["strokes"]) for s in sketches] == [1]
+
+    for session in lab.get_json("api/sessions"):  # no kernel keeps the model alive
+        httpx.delete(lab.api(f"api/sessions/{session['id']}"), headers=lab.headers(), timeout=30)
+    page.goto(f"{lab.url}lab/tree/{SAVED}?reset&token={lab.token}")
+    page.locator(".vd-pad").wait_for(timeout=90_000)
+    shown = "() => document.querySelector('.vd-pad').__vdSurface.sketch.strokes.length"
+    assert page.evaluate(shown) == 1
