@@ -52,7 +52,7 @@ SAVED = "saved.ipynb"
 RESULTS = "results.ipynb"
 SNOWMAN = Path(__file__).parent.parent / "notebooks" / "sketches" / "scene_snowman_00.json"
 # A Result and a gallery, as scripts show them (the last line is the cell's display).
-RESULTS_SETUP = f"""from vibedraw_widget import gallery, generate
+RESULTS_SETUP = f"""from vibedraw_widget import World, gallery, generate
 shown = [generate({str(SNOWMAN)!r}, kind="code", prompt="a snowman"),
          generate({str(SNOWMAN)!r}, kind="model")]"""
 MARIMO_APP = f"""import marimo
@@ -72,7 +72,7 @@ def _():
 @app.cell
 def _(mo):
 {"".join("    " + line + chr(10) for line in RESULTS_SETUP.splitlines())}
-    mo.vstack([shown[0], gallery(shown)])
+    mo.vstack([shown[0], gallery(shown), mo.ui.anywidget(World.from_results(shown))])
     return
 
 
@@ -139,7 +139,8 @@ def servers(tmp_path_factory):
         else:
             write_notebook(root / NOTEBOOK, [PAD_SETUP + "\npad", "pad.to_cell()"])
             results = RESULTS_SETUP + "\nfrom IPython.display import display\ndisplay(shown[0])"
-            write_notebook(root / RESULTS, [results + "\ngallery(shown)"])
+            results += "\ndisplay(gallery(shown))\nWorld.from_results(shown)"
+            write_notebook(root / RESULTS, [results])
             write_notebook(root / SAVED, ["from vibedraw_widget import SketchPad\nSketchPad()"])
             # Its own settings: widget state saved with the notebook (JupyterLab's
             # "Save Widget State Automatically"), the machine's settings untouched.
@@ -397,8 +398,9 @@ def test_saved_notebook_reopened_after_its_kernel_is_gone_shows_the_drawing(serv
 
 
 @pytest.mark.parametrize("host", ["lab", "notebook7", "marimo"])
-def test_result_and_gallery_displays_draw(host, servers, page):
-    """A Result and a gallery() shown by a cell draw their 3D views in each front end."""
+def test_result_gallery_and_world_displays_draw(host, servers, page):
+    """A Result, a gallery() and a World shown by a cell draw their 3D views in each
+    front end."""
     front = HOSTS[host][1]
     if front == "marimo":
         page.goto(servers("marimo"))  # the app's second cell shows them
@@ -416,7 +418,7 @@ def test_result_and_gallery_displays_draw(host, servers, page):
         page.keyboard.press("Shift+Enter")
     unsized = []
     # A Result's frame is titled by its label (here the sketch's file name).
-    for iframe in ("iframe[title$='.json preview']", "iframe[title='gallery']"):
+    for iframe in ("iframe[title$='.json preview']", "iframe[title='gallery']", ".vd-world iframe"):
         page.locator(iframe).first.wait_for(timeout=120_000)
         deadline = time.monotonic() + 30
         while True:  # the view draws once its runtime has unpacked and built the scene
