@@ -88,11 +88,13 @@ def run_lab(
     timeout: float = 90,
     config_dir: Path | None = None,
     extra_args: tuple[str, ...] = (),
+    extension: bool = True,
+    settings_dir: Path | None = None,
 ) -> Iterator[Lab]:
-    """Start ``jupyter lab`` (root allowed, random token, the vibedraw extension on);
-    ``config_dir`` adds a Jupyter config directory (see :func:`write_server_config`).
-    With the ``notebook`` package installed the same server serves Notebook 7 at
-    ``notebooks/<name>``."""
+    """Start ``jupyter lab`` (root allowed, random token, the vibedraw extension on unless
+    ``extension=False``); it serves Notebook 7 too (``/notebooks/…``). ``config_dir`` adds
+    a Jupyter config directory (see :func:`write_server_config`); ``settings_dir`` is its
+    own JupyterLab user-settings directory (by default a temporary one, gone with it)."""
     port = free_port()
     token = secrets.token_hex(16)
     repo = str(Path(__file__).resolve().parent.parent)
@@ -124,8 +126,9 @@ def run_lab(
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.token={token}",
             f"--ServerApp.root_dir={root}",
-            "--ServerApp.jpserver_extensions={'vibedraw_widget': True}",
+            f"--ServerApp.jpserver_extensions={{'vibedraw_widget': {extension}}}",
             "--LabApp.news_url=",
+            *([f"--LabApp.user_settings_dir={settings_dir}"] if settings_dir else []),
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             *extra_args,
         ],
@@ -157,6 +160,49 @@ def run_lab(
             process.kill()
         log.close()
         shutil.rmtree(state, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serve(
+    args: list[str],
+    url: str,
+    log_path: Path,
+    cwd: Path,
+    timeout: float = 120,
+    ready_url: str | None = None,
+) -> Iterator[str]:
+    """Run a web app's command (marimo, Voilà) with the repo importable; yield ``url`` once
+    ``ready_url`` (default ``url``) answers, stop the process afterwards. Voilà runs the
+    whole notebook for each page request: give it a static file as ``ready_url``."""
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
+    }
+    log = log_path.open("w")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{args[:4]} exited: see {log_path}")
+            try:
+                if httpx.get(ready_url or url, timeout=2).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout}s: see {log_path}")
+            time.sleep(0.2)  # polling the server's readiness, not synchronising with it
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
 
 
 def execute(lab: Lab, kernel_id: str, code: str, timeout: float = 60) -> str:

@@ -96,3 +96,42 @@ def assert_ignored_by_git(paths: list[Path]) -> None:
         line.split("\t", 1)[1] for line in done.stdout.splitlines() if line.startswith("::")
     ]
     assert not_ignored == [], f"a notebook wrote files git would track: {not_ignored}"
+
+
+@pytest.mark.timeout(600)
+def test_marimo_quickstart_runs_headless(tmp_path):
+    """notebooks/marimo_quickstart.py runs top to bottom under ``marimo export html``: the
+    pad is rendered as an anywidget, the code and mesh results show their previews."""
+    pytest.importorskip("marimo")
+    import json
+    import os
+    import subprocess
+    import sys
+
+    work = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns("output", "*.ipynb"))
+    out = tmp_path / "quickstart.html"
+    repo = str(NOTEBOOKS.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "marimo", "export", "html", "marimo_quickstart.py", "-o", str(out)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    page = out.read_text()
+    # The exported page embeds the session: each cell's outputs, as marimo rendered them.
+    start = page.index('"session": ') + len('"session": ')
+    session, _ = json.JSONDecoder().raw_decode(page[start:])
+    outputs = [o for cell in session["cells"] for o in cell["outputs"]]
+    assert not [o for o in outputs if o["type"] == "error"], outputs
+    html = [o["data"].get("text/html", "") for o in outputs if o["type"] == "data"]
+    assert any("<marimo-anywidget" in h for h in html), "the pad was not rendered"
+    assert sum('<iframe sandbox="allow-scripts"' in h for h in html) >= 2  # code and mesh
+    assert any("strokes" in str(o["data"]) for o in outputs if o["type"] == "data")

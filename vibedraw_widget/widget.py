@@ -455,6 +455,62 @@ class SketchPad(anywidget.AnyWidget):
         else:
             self.send({"type": "cancel"})  # the front end owns server tasks
 
+    # -- results in the notebook -------------------------------------------------------------
+
+    def cell_source(self) -> str:
+        """Python that recreates what the pad shows, for a notebook cell.
+
+        After Make 3D: the sketch and the code as generated, shown by a
+        :class:`~vibedraw_widget.result.Result` (no provider runs again, so an LLM's
+        answer is kept exactly). After Make mesh: a :func:`~vibedraw_widget.generate` call
+        with the sketch and provider, which makes the same mesh byte for byte. Before
+        either: a ``SketchPad`` with the drawing.
+        """
+        sketch = _py_literal(self.sketch)
+        kind = self.result_kind
+        if kind == "code" and self.code:
+            prompt = f", prompt={self.prompt!r}" if self.prompt else ""
+            return (
+                "# vibedraw: the Three.js code the pad made (Make 3D) from the sketch below.\n"
+                "from vibedraw_widget import Result\n\n"
+                f"sketch = {sketch}\n"
+                f"code = {_py_str(self.code)}\n"
+                f'Result(kind="code", status="completed", code=code, sketch=sketch{prompt})\n'
+            )
+        if kind == "model":
+            provider = f", provider={self.model_provider!r}" if self.model_provider else ""
+            return (
+                "# vibedraw: Make mesh on the sketch below; the same sketch and options give\n"
+                "# the same mesh, byte for byte.\n"
+                "from vibedraw_widget import generate\n\n"
+                f"sketch = {sketch}\n"
+                f'generate(sketch, kind="model"{provider})\n'
+            )
+        return (
+            "# vibedraw: the pad with this drawing.\n"
+            "from vibedraw_widget import SketchPad\n\n"
+            f"sketch = {sketch}\n"
+            "SketchPad(sketch=sketch)\n"
+        )
+
+    def to_cell(self) -> str:
+        """Insert a code cell below the running one that recreates what the pad shows
+        (see :meth:`cell_source`), so the notebook records what was made; returns its code.
+
+        Uses IPython's ``set_next_input`` (JupyterLab and Notebook 7 insert the cell below;
+        hosts without it get nothing inserted, the returned code is still there). The pad's
+        "To cell" button does the same from the front end.
+        """
+        source = self.cell_source()
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython ships with Jupyter
+            return source
+        shell = get_ipython()
+        if shell is not None:
+            shell.set_next_input(source, replace=False)
+        return source
+
     def wait(self, timeout: float | None = None) -> dict[str, Any] | None:
         """Block until the kernel-run task ends; its ``complete`` data (None if none ran)."""
         return self._kernel_task.result(timeout) if self._kernel_task else None
@@ -482,6 +538,9 @@ class SketchPad(anywidget.AnyWidget):
                     self.glb = bytes(buffers[0])
             elif kind == "need_glb" and self.glb:
                 self.send({"type": "glb", "task_id": self.task_id}, [self.glb])
+            elif kind == "to_cell":
+                # The front end inserts it below the pad's cell where it can (JupyterLab).
+                self.send({"type": "cell", "code": self.cell_source(), "model_id": self.model_id})
             elif kind == "load_sketch":
                 self.load(content.get("sketch"))
             elif kind == "load_image" and buffers:
@@ -494,6 +553,21 @@ class SketchPad(anywidget.AnyWidget):
         for key in super()._repr_keys():
             if key not in ("sketch", "code", "providers", "result_sketch"):
                 yield key
+
+
+def _py_literal(value: Any) -> str:
+    """A Python literal for JSON data (dicts, lists, numbers, strings, bools, None)."""
+    import pprint
+
+    return pprint.pformat(value, width=100, compact=True, sort_dicts=False)
+
+
+def _py_str(text: str) -> str:
+    """A readable Python string literal: triple-quoted where that needs no escapes."""
+    plain = all(c.isprintable() or c in "\n\t" for c in text)
+    if plain and "\\" not in text and "'''" not in text and not text.endswith("'"):
+        return "'''" + text + "'''"
+    return repr(text)
 
 
 __all__ = ["GenerationCancelled", "GenerationError", "PadTask", "SketchPad"]

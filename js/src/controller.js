@@ -2,6 +2,7 @@
 // finds the server, runs tasks through it (or asks the kernel to, over the comm), folds
 // their events into the synced traits, resumes a running task after a reload, and keeps
 // the latest GLB. Views only read the model and call `start`/`cancel`.
+import { insertCellBelow } from "./notebook.js";
 import { MISSING_EXTENSION, Server, TERMINAL, findServer, reduceEvent } from "./transport.js";
 
 const FLUSH_MS = 60; // code deltas reach the kernel at most this often (and at the end)
@@ -127,6 +128,30 @@ export class Controller {
       this.cancel();
     } else if (msg?.type === "generate") {
       this.start(msg.kind, msg);
+    } else if (msg?.type === "cell" && this._cellWanted) {
+      // Only the controller whose view asked: a host may give one model several controllers.
+      this._cellWanted = false;
+      this.placeCell(msg.code, msg.model_id);
+    }
+  }
+
+  /** "To cell": ask the kernel for the code that recreates the result (see placeCell). */
+  toCell() {
+    this._cellWanted = true;
+    this.model.send({ type: "to_cell" });
+  }
+
+  /** The kernel's cell code goes below the pad's cell where the host lets us, else to the clipboard. */
+  async placeCell(code, modelId) {
+    if (insertCellBelow(this.model.widget_manager, modelId, code)) {
+      this.setNotice("Added a cell below the pad: running it recreates this result.");
+      return;
+    }
+    try {
+      await globalThis.navigator.clipboard.writeText(code);
+      this.setNotice("This host lets the pad add no cell: its code is on the clipboard, paste it into a new cell.");
+    } catch {
+      this.setNotice("This host lets the pad add no cell: print(pad.cell_source()) shows its code.");
     }
   }
 

@@ -307,12 +307,16 @@ function previewPart(pad) {
     }
   };
 
+  const toCellBtn = button("To cell", {
+    title: "Add a code cell below that recreates this result, so the notebook keeps it",
+    onclick: () => controller.toCell(),
+  });
   const downloads = downloadButtons(pad, preview);
   const node = el(
     "div",
     { class: "vd-preview-pane" },
     box,
-    el("div", { class: "vd-row", role: "group", "aria-label": "Result" }, ...downloads.nodes, fixBtn),
+    el("div", { class: "vd-row", role: "group", "aria-label": "Result" }, ...downloads.nodes, toCellBtn, fixBtn),
   );
   const update = () => {
     downloads.update();
@@ -583,7 +587,9 @@ function render({ model, el: host }) {
   };
   const traits = ["status", "sketch", "code", "error", "result_kind", "result_sketch", "task_type", "can_undo", "can_redo"];
   for (const name of traits) pad.on(`change:${name}`, refresh);
-  pad.on("change:result_version", preview.show);
+  // After the whole update: marimo applies a kernel update one trait at a time (in the
+  // kernel's order, which varies), so result_kind and code may not be there yet.
+  pad.on("change:result_version", () => queueMicrotask(preview.show));
   pad.cleanups.push(pad.controller.subscribe((what) => what === "glb" && preview.show()));
   status.update();
   refresh();

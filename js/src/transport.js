@@ -6,9 +6,13 @@
 export const API_PREFIX = "vibedraw/api/";
 export const TERMINAL = new Set(["complete", "error", "cancelled"]);
 export const SSE_TYPES = ["start", "progress", "delta", "complete", "error", "cancelled"];
+// Said only where a Jupyter server answered without the vibedraw routes (JupyterLab or
+// Notebook with the extension disabled, a hub's single-user server): there the advice
+// applies. Hosts with no Jupyter server (VS Code, Colab, marimo) get no notice at all.
 export const MISSING_EXTENSION =
-  "The vibedraw server extension is not loaded: restart Jupyter so the vibedraw server " +
-  "extension loads. Until then tasks run in the kernel.";
+  "Tasks run in the kernel: this Jupyter server does not serve the vibedraw extension. " +
+  "Whoever runs the server can enable it (`jupyter server extension enable vibedraw_widget`, " +
+  "then restart the server) so tasks run there and survive a page reload.";
 
 /** Where the Jupyter server is, as JupyterLab finds it; null when there is none. */
 export function findServer(doc = globalThis.document) {

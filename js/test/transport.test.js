@@ -130,7 +130,7 @@ test("a cookie session (no token, as under JupyterHub) sends no Authorization he
   assert.equal(fetch.calls[0].headers["X-XSRFToken"], "X");
 });
 
-test("probe: routes answering → server; 404 → missing with the restart message", async () => {
+test("probe: routes answering → server; 404 → missing, saying tasks run in the kernel", async () => {
   const ok = new Server({ baseUrl: "/" }, {
     fetch: fakeFetch({ "GET http://h:8888/vibedraw/api/providers": [200, { providers: [{ name: "local" }] }] }),
     location,
@@ -141,7 +141,7 @@ test("probe: routes answering → server; 404 → missing with the restart messa
   const probe = await missing.probe();
   assert.equal(probe.mode, "missing");
   assert.equal(probe.message, MISSING_EXTENSION);
-  assert.match(MISSING_EXTENSION, /restart Jupyter so the vibedraw server extension loads/);
+  assert.match(MISSING_EXTENSION, /^Tasks run in the kernel/);
   const down = new Server({ baseUrl: "/" }, { fetch: async () => { throw new TypeError("network"); }, location, cookie: () => "" });
   assert.equal((await down.probe()).mode, "unreachable");
 });
