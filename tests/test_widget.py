@@ -328,3 +328,29 @@ def test_code_a_task_or_the_front_end_writes_is_not_counted_as_set_by_hand(pad):
     # The front end ran an edited code itself and synced code and result together.
     pad.set_state({"code": "return new THREE.Group();", "result_version": 2})
     assert pad.code == "return new THREE.Group();" and pad.result_version == 2
+
+
+def test_one_solid_box_makes_the_pad_mesh_merged_and_its_cell_says_so(pad):
+    cross = {
+        "points": [[60, 10, 0.5], [60, 60, 0.5], [60, 110, 0.5]],
+        "color": "#e03131",
+        "width": 4,
+    }
+    pad.sketch = {**pad.sketch, "strokes": [STROKE, cross]}  # two tubes that cross
+    assert len(pad.generate("mesh", provider="local").result(timeout=120)["parts"]) == 2
+    pad.merge_mesh = True
+    assert len(pad.generate("mesh", provider="local").result(timeout=120)["parts"]) == 1
+    assert "merge=True" in pad.cell_source()
+
+
+def test_the_pads_stl_download_is_the_mesh_on_screen_in_millimetres(pad):
+    import trimesh
+
+    pad.sketch = {**pad.sketch, "strokes": [STROKE]}
+    pad.generate("mesh", provider="local").result(timeout=120)
+    front = Frontend(pad)
+    from_frontend(pad, {"type": "export_print", "format": "stl", "name": "x.stl"}, [pad.glb])
+    (msg, buffers), *_ = [m for m in front.messages if m[0].get("type") == "file"]
+    assert msg["name"] == "x.stl" and pad.error == ""
+    mesh = trimesh.load(io.BytesIO(buffers[0]), file_type="stl")
+    assert mesh.is_watertight and abs(max(mesh.extents) - 100.0) < 1.0

@@ -27,6 +27,7 @@ from .engine.background import BackgroundEngine, default_engine
 from .engine.events import Event
 from .engine.tasks import TaskSpec
 from .kinds import TASK_TYPE_OF, task_type_of
+from .local.printing import export_print
 from .result import GenerationCancelled, GenerationError
 from .sketch import Sketch, SketchError, render_png, validate_sketch
 
@@ -157,6 +158,9 @@ class SketchPad(anywidget.AnyWidget):
     result_kind = traitlets.Unicode("", help="What the preview shows: 'code' or 'model'.").tag(
         sync=True
     )
+    merge_mesh = traitlets.Bool(
+        False, help="Make mesh unions the parts into one watertight solid (for printing)."
+    ).tag(sync=True)
     result_version = traitlets.Int(0, help="Bumped on each new result.").tag(sync=True)
     result_sketch = traitlets.Dict(
         help="The sketch the shown result was made from (the pad flags it stale after a change)."
@@ -329,7 +333,8 @@ class SketchPad(anywidget.AnyWidget):
 
         ``kind``: ``"code"`` (Make 3D), ``"model"`` or ``"mesh"`` (Make mesh), ``"improve"`` or
         ``"edit"`` (changes ``pad.code`` as ``prompt`` says; ``error`` asks for a fix).
-        ``merge``: a model's parts unioned into one watertight solid (for printing).
+        ``merge``: a model's parts unioned into one watertight solid (for printing; the
+        pad's "one solid" box, :attr:`merge_mesh`, does the same).
         ``await pad.generate(…)`` or ``pad.generate(…).result()`` (blocking) give the
         ``complete`` data or raise :class:`GenerationError`.
         """
@@ -352,7 +357,7 @@ class SketchPad(anywidget.AnyWidget):
             prompt=self.prompt,
             threejs_code=self.code if task_type == "edit" else None,
             error=error,
-            options={"merge": True} if merge and is_model else {},
+            options={"merge": True} if (merge or self.merge_mesh) and is_model else {},
         )
         previous_code = self.code
         self._task_sketch = spec.sketch
@@ -479,6 +484,7 @@ class SketchPad(anywidget.AnyWidget):
             )
         if kind == "model":
             provider = f", provider={self.model_provider!r}" if self.model_provider else ""
+            provider += ", merge=True" if self.merge_mesh else ""
             return (
                 "# vibedraw: Make mesh on the sketch below; the same sketch and options give\n"
                 "# the same mesh, byte for byte.\n"
@@ -529,6 +535,7 @@ class SketchPad(anywidget.AnyWidget):
                     content.get("kind", "code"),
                     content.get("prompt"),
                     error=content.get("error"),
+                    merge=bool(content.get("merge")),
                 )
             elif kind == "cancel":
                 if self.task_transport == "kernel":
@@ -536,6 +543,14 @@ class SketchPad(anywidget.AnyWidget):
             elif kind == "glb" and buffers:
                 if content.get("task_id") == self.task_id:
                     self.glb = bytes(buffers[0])
+            elif kind == "export_print" and buffers:
+                # The pad's STL download: the mesh on screen (its bytes sent along, as a
+                # server task's mesh may be in the front end only), in millimetres.
+                file_type = str(content.get("format", "stl"))
+                data = export_print(bytes(buffers[0]), file_type)
+                self.send(
+                    {"type": "file", "name": content.get("name"), "format": file_type}, [data]
+                )
             elif kind == "need_glb" and self.glb:
                 self.send({"type": "glb", "task_id": self.task_id}, [self.glb])
             elif kind == "to_cell":

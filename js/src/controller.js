@@ -166,7 +166,7 @@ export class Controller {
     const prompt = opts.prompt ?? m.get("prompt") ?? "";
     if (this.mode !== "server") {
       // The kernel runs the engine and streams into the traits (comm fallback).
-      m.send({ type: "generate", kind: type, prompt, error: opts.error ?? null });
+      m.send({ type: "generate", kind: type, prompt, error: opts.error ?? null, merge: Boolean(m.get("merge_mesh")) });
       return;
     }
     const taskId = uuid();
@@ -187,7 +187,8 @@ export class Controller {
     this.taskSketch = sketch; // what a result of this task was made from
     try {
       if (type === "model") {
-        await this.server.queueModel({ sketch, provider: m.get("model_provider"), task_id: taskId });
+        const merge = Boolean(m.get("merge_mesh"));
+        await this.server.queueModel({ sketch, provider: m.get("model_provider"), task_id: taskId, merge });
       } else {
         const body = { sketch, prompt, provider: m.get("provider") || undefined, task_id: taskId };
         if (type === "edit") {

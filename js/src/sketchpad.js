@@ -347,6 +347,20 @@ function downloadButtons(pad, preview) {
     }
   };
   const glb = button("Download .glb", { title: "The result on screen as a glTF binary", onclick: downloadGlb });
+  // STL for printing: the kernel converts the mesh on screen (millimetres, z up, 100 mm).
+  const stl = button("Download .stl", {
+    title: "The mesh on screen for 3D printing (millimetres, 100 mm across; tick 'one solid' first)",
+    onclick: () => {
+      if (!controller.glb) return;
+      const name = fileName("stl");
+      pad.send({ type: "export_print", format: "stl", name }, [controller.glb.buffer.slice(0)]);
+    },
+  });
+  const onFile = (msg, buffers) => {
+    if (msg?.type === "file" && buffers?.length) download(msg.name, buffers[0], "model/stl"); // a DataView
+  };
+  model.on("msg:custom", onFile);
+  pad.cleanups.push(() => model.off("msg:custom", onFile));
   const html = button("Download .html", {
     title: "The code on screen as a page that runs offline",
     onclick: () => download(fileName("html"), standaloneHtml(model.get("code")), "text/html"),
@@ -355,8 +369,9 @@ function downloadButtons(pad, preview) {
     const kind = model.get("result_kind");
     html.disabled = kind !== "code" || !model.get("code");
     glb.disabled = !kind;
+    stl.disabled = kind !== "model";
   };
-  return { nodes: [glb, html], update };
+  return { nodes: [glb, stl, html], update };
 }
 
 // -- actions: prompt, providers, Make 3D / Make mesh / Improve / Edit / Cancel ----------------
@@ -424,12 +439,18 @@ function actionsPart(pad) {
     edit: button("Edit", { onclick: go("edit") }),
     cancel: button("Cancel", { onclick: () => controller.cancel() }),
   };
+  // "one solid": Make mesh unions the parts (manifold3d) into one watertight, printable body.
+  const merge = el("input", { type: "checkbox", "aria-label": "Make mesh as one solid" });
+  merge.checked = Boolean(pad.model.get("merge_mesh"));
+  merge.addEventListener("change", () => pad.save({ merge_mesh: merge.checked }));
+  pad.on("change:merge_mesh", () => (merge.checked = Boolean(pad.model.get("merge_mesh"))));
+  const mergeLabel = el("label", { class: "vd-label", title: "Make mesh unions the parts into one watertight solid, for printing" }, merge, " one solid");
   const node = el(
     "div",
     { class: "vd-toolbar vd-actions", role: "toolbar", "aria-label": "Generate" },
     prompt,
     el("span", { class: "vd-group", role: "group", "aria-label": "Providers" }, ...providerMenus(pad)),
-    el("span", { class: "vd-group", role: "group", "aria-label": "Actions" }, ...Object.values(buttons)),
+    el("span", { class: "vd-group", role: "group", "aria-label": "Actions" }, ...Object.values(buttons), mergeLabel),
   );
   /** Apply padView's answer: enabled or not, and why, on hover. */
   const update = (view) => {

@@ -231,7 +231,7 @@ export class Server {
   }
 
   /** POST trellis/task → task id. */
-  async queueModel({ image_base64, sketch, provider, task_id }) {
+  async queueModel({ image_base64, sketch, provider, task_id, merge = false }) {
     const body = {
       model: "Qubico/trellis",
       task_type: "image-to-3d",
@@ -239,6 +239,7 @@ export class Server {
       sketch,
       provider: provider || undefined,
       task_id,
+      ...(merge ? { merge: true } : {}),
     };
     if (!image_base64) delete body.input.image;
     const data = await this.request("POST", "trellis/task", body);

@@ -65,6 +65,14 @@ def _string(body: Mapping[str, Any], key: str, limit: int, default: str | None =
     return value
 
 
+def _flag(body: Mapping[str, Any], key: str) -> bool | None:
+    """An optional true/false field (``merge``: a mesh as one solid)."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"{key}: expected true or false, got {type(value).__name__}")
+    return value
+
+
 def _bounded(body: Mapping[str, Any], key: str, lo: float, hi: float, integer: bool) -> Any:
     value = body.get(key)
     if value is None:
@@ -142,6 +150,7 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
         "system_prompt": _string(body, "system_prompt", MAX_PROMPT, default=None),
         "detail": _bounded(body, "detail", 0.1, 5.0, integer=False),
         "size": _bounded(body, "size", 0.001, 1000.0, integer=False),
+        "merge": _flag(body, "merge"),
     }
     scene = body.get("scene")
     if scene is not None:
