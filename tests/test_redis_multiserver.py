@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from httpx_sse import aconnect_sse
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.redis_server import (
     RedisServer,
@@ -244,3 +245,39 @@ async def test_one_task_id_sent_to_two_servers_at_once_is_created_once_and_runs_
             events = await SSEReader(client, f"{a}subscribe/{task_id}", cluster.auth).finish()
             assert [e["type"] for e in events] == ["start", "delta", "complete"]
             assert {e["data"]["attempt"] for e in events} == {1}  # it ran once
+
+
+async def test_a_server_with_another_token_on_the_same_redis_sees_none_of_its_tasks(cluster):
+    """Another person's server (another token) on the shared store gets 404 on every route
+    of a task, while the submitter's other server (same token) serves it."""
+    a, b = cluster.servers
+    port = free_port()
+    root = cluster.tmp_path / "server-c"
+    root.mkdir()
+    other_token = secrets.token_hex(16)
+    log = cluster.tmp_path / "server-c.log"
+    process = start_server(cluster.redis.url, port, other_token, root, log_path=log)
+    c = f"http://127.0.0.1:{port}/vibedraw/api/"
+    other = {"Authorization": f"token {other_token}"}
+    try:
+        async with httpx.AsyncClient(headers=cluster.auth, timeout=STEP) as client:
+            body = {"sketch": SKETCH, "provider": "scripted", "input": {}}
+            created = await client.post(a + "trellis/task", json=body)
+            task_id = created.json()["data"]["task_id"]
+            uri = cluster.ws(1, f"trellis/task/ws/{task_id}")
+            async with connect(uri, additional_headers=cluster.auth) as socket:
+                async for _ in socket:
+                    pass
+            assert (await client.get(f"{b}models/{task_id}.glb")).status_code == 200
+        async with httpx.AsyncClient(headers=other, timeout=STEP) as client:
+            for path in (f"task/{task_id}", f"subscribe/{task_id}", f"models/{task_id}.glb"):
+                answer = await client.get(c + path)
+                assert answer.status_code == 404, (path, answer.text)
+            assert (await client.delete(f"{c}task/{task_id}")).status_code == 404
+        uri = c.replace("http://", "ws://") + f"trellis/task/ws/{task_id}"
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(uri, additional_headers=other):
+                pass
+        assert refused.value.response.status_code == 404
+    finally:
+        stop_process(process)
