@@ -1,8 +1,11 @@
-// The World widget's front end: a toolbar and the sandboxed scene page (the runtime of
-// js/src/viewer.js in "world" mode, inlined by Python into the `_page` trait).
+// The World widget's front end: a toolbar and the sandboxed scene page (the scene runtime
+// in "world" mode, docs/preview.md; its shell page comes from Python in the `_page` trait)
+// on the shared frame host.
 // Python → page: objects (code as text, meshes as binary buffers), view, gizmo mode,
 // selection. Page → Python: transforms after a drag, selection, each code object's GLB
 // (exported by GLTFExporter as soon as it is built), errors.
+
+import { createFrame } from "./preview/frame.js";
 
 const STYLE = `
 .vd-world { font: 13px system-ui, sans-serif; }
@@ -11,9 +14,9 @@ const STYLE = `
 .vd-world-bar button[aria-pressed="true"] { background: #e3ecff; border-color: #6b8fd6; }
 .vd-world-bar .sep { width: 8px; }
 .vd-world-bar .hint { color: #777; margin-left: 8px; }
-.vd-world iframe { width: 100%; border: 1px solid #ddd; border-radius: 6px; display: block; }
+.vd-world-view { border: 1px solid #ddd; border-radius: 6px; overflow: hidden; }
+.vd-world iframe { width: 100%; height: 100%; border: 0; display: block; }
 `;
-
 function bufferOf(view) {
   if (!view) return null;
   if (view instanceof ArrayBuffer) return view.slice(0);
@@ -27,16 +30,13 @@ function render({ model, el }) {
   root.className = "vd-world";
   const bar = document.createElement("div");
   bar.className = "vd-world-bar";
-  const iframe = document.createElement("iframe");
-  iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (DESIGN §7)
-  iframe.setAttribute("title", "vibedraw world");
-  root.append(style, bar, iframe);
+  const view = document.createElement("div");
+  view.className = "vd-world-view";
+  root.append(style, bar, view);
   el.appendChild(root);
 
-  let ready = false;
-  const post = (msg, transfer = []) => {
-    if (ready && iframe.contentWindow) iframe.contentWindow.postMessage(msg, "*", transfer);
-  };
+  // Messages wait in the frame host until the runtime is ready; "ready" sends the state.
+  const post = (msg) => frame?.post(msg);
 
   // Toolbar: view, gizmo mode, download.
   const buttons = {};
@@ -88,12 +88,9 @@ function render({ model, el }) {
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
-  function onMessage(event) {
-    if (event.source !== iframe.contentWindow) return; // only our own frame
-    const msg = event.data || {};
+  function onMessage(msg) {
     switch (msg.type) {
       case "ready":
-        ready = true;
         sync(true);
         post({ type: "view", view: model.get("view") });
         post({ type: "mode", mode: model.get("mode") });
@@ -117,12 +114,18 @@ function render({ model, el }) {
         break;
     }
   }
-  window.addEventListener("message", onMessage);
-
+  let frame = null;
   function loadPage() {
-    ready = false;
-    iframe.style.height = `${model.get("height")}px`;
-    iframe.srcdoc = model.get("_page");
+    frame?.dispose();
+    view.style.height = `${model.get("height")}px`;
+    frame = createFrame(view, {
+      page: () => model.get("_page"),
+      title: "vibedraw world",
+      onMessage,
+      // Builds may run long here (many objects): no watchdog; a navigation still stops it.
+      watchdog: false,
+      onFailure: (failure) => model.send({ type: "error", message: failure.message }),
+    });
   }
   const handlers = {
     "change:objects": () => sync(),
@@ -136,7 +139,7 @@ function render({ model, el }) {
       post({ type: "mode", mode: model.get("mode") });
     },
     "change:selected": () => post({ type: "select", id: model.get("selected") }),
-    "change:height": () => (iframe.style.height = `${model.get("height")}px`),
+    "change:height": () => (view.style.height = `${model.get("height")}px`),
     "change:_page": loadPage,
   };
   for (const [name, fn] of Object.entries(handlers)) model.on(name, fn);
@@ -144,7 +147,7 @@ function render({ model, el }) {
   loadPage();
 
   return () => {
-    window.removeEventListener("message", onMessage);
+    frame?.dispose();
     for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
     root.remove();
   };
