@@ -48,6 +48,22 @@ window.navigation?.addEventListener("navigate", (event) => {
   if (event.cancelable) event.preventDefault();
 });
 
+// A meta refresh is scheduled, not started, when its element is inserted: a mutation
+// observer runs before that timer does, and window.stop() cancels it (else the browser
+// would open a connection to the target even though the shell's CSP blocks the load).
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      if (node.nodeType !== 1) continue;
+      const metas = node.matches("meta[http-equiv]") ? [node] : [...node.querySelectorAll("meta[http-equiv]")];
+      if (!metas.some((m) => /refresh/i.test(m.httpEquiv))) continue;
+      window.stop();
+      for (const m of metas) m.remove();
+      post({ type: "navigating", how: "meta refresh" });
+    }
+  }
+}).observe(document, { childList: true, subtree: true });
+
 const message = (err) => (err && err.message ? err.message : String(err));
 
 /** Show errors over the view (viewer, gallery and world pages). */
