@@ -50,7 +50,9 @@ def runtime_canvas(page) -> list[int] | None:
     for frame in page.frames:
         try:
             if frame.evaluate("Boolean(window.vibedraw)"):
-                return frame.evaluate("(c => [c.width, c.height])(document.querySelector('canvas'))")
+                return frame.evaluate(
+                    "(c => [c.width, c.height])(document.querySelector('canvas'))"
+                )
         except playwright.Error:
             continue
     return None

@@ -15,7 +15,6 @@ same probes in a plain page, to show they do reach the server when nothing stops
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import http.server
 import json
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import CHROMIUM, launch_chromium
+from tests.browser_support import CHROMIUM, background_pixels_differ, launch_chromium
 
 STATIC = Path(__file__).parent.parent / "vibedraw_widget" / "static"
 pytestmark = [
@@ -133,9 +132,12 @@ attempt("blob-worker", () => new Worker(URL.createObjectURL(new Blob(
 attempt("form", () => {{ add(`<form id="vdform" action="${{OUT}}/form"></form>`);
   document.getElementById("vdform").submit(); }});
 attempt("iframe-src", () => add(`<iframe src="${{OUT}}/iframe"></iframe>`));
-attempt("iframe-srcdoc", () => add(`<iframe srcdoc="<script>fetch('${{OUT}}/srcdoc-fetch')</script>"></iframe>`));
-attempt("iframe-data", () => add(`<iframe src="data:text/html,<script>new RTCPeerConnection()</script>"></iframe>`));
-attempt("object", () => add(`<object data="${{OUT}}/object"></object><embed src="${{OUT}}/embed">`));
+attempt("iframe-srcdoc", () =>
+  add(`<iframe srcdoc="<script>fetch('${{OUT}}/srcdoc-fetch')</script>"></iframe>`));
+attempt("iframe-data", () =>
+  add(`<iframe src="data:text/html,<script>new RTCPeerConnection()</script>"></iframe>`));
+attempt("object", () =>
+  add(`<object data="${{OUT}}/object"></object><embed src="${{OUT}}/embed">`));
 attempt("child-realm-rtc", () => {{ const f = document.createElement("iframe");
   document.body.appendChild(f); return rtc(f.contentWindow.RTCPeerConnection, "child"); }});
 attempt("child-realm-index", () => rtc(window[window.length - 1].RTCPeerConnection, "index"));
@@ -146,7 +148,8 @@ attempt("top-location", () => {{ top.location = OUT + "/top"; }});
 attempt("parent-location", () => {{ parent.location.href = OUT + "/parent"; }});
 attempt("anchor-top", () => {{ const a = document.createElement("a"); a.href = OUT + "/anchor-top";
   a.target = "_top"; document.body.appendChild(a); a.click(); }});
-attempt("document-domain", () => {{ document.domain = "127.0.0.1"; return parent.document.title; }});
+attempt("document-domain", () => {{ document.domain = "127.0.0.1";
+  return parent.document.title; }});
 attempt("webrtc", () => rtc(RTCPeerConnection, "rtc"));
 attempt("webrtc-webkit", () => rtc(webkitRTCPeerConnection, "webkit"));
 attempt("webrtc-restore", () => {{ delete window.RTCPeerConnection;
@@ -393,7 +396,10 @@ def test_the_probes_do_reach_the_outside_when_nothing_stops_them(browser, outsid
 def test_a_saved_page_still_shows_its_model_offline(tmp_path, browser):
     from vibedraw_widget.result import Result
 
-    code = "return new THREE.Mesh(new THREE.BoxGeometry(1, 1, 1), new THREE.MeshStandardMaterial({ color: 'red' }));"
+    code = (
+        "return new THREE.Mesh(new THREE.BoxGeometry(1, 1, 1),"
+        " new THREE.MeshStandardMaterial({ color: 'red' }));"
+    )
     path = Result(kind="code", status="completed", source="box", code=code).save(
         tmp_path / "b.html"
     )
@@ -406,6 +412,6 @@ def test_a_saved_page_still_shows_its_model_offline(tmp_path, browser):
     assert page.locator("iframe").get_attribute("sandbox") == "allow-scripts"
     assert runtime.evaluate("window.vibedraw.world.children.length") == 1
     assert all(url.startswith(("file://", "about:")) for url in requests), requests
-    shot = base64.b64encode(page.screenshot()).decode()
-    assert shot  # rendered (pixels are checked in test_preview_resize.py)
+    page.wait_for_timeout(300)
+    assert background_pixels_differ(page.screenshot()) > 500, "the page drew nothing"
     page.close()

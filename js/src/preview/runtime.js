@@ -48,9 +48,9 @@ window.navigation?.addEventListener("navigate", (event) => {
   if (event.cancelable) event.preventDefault();
 });
 
-// A meta refresh is scheduled, not started, when its element is inserted: a mutation
-// observer runs before that timer does, and window.stop() cancels it (else the browser
-// would open a connection to the target even though the shell's CSP blocks the load).
+// A meta refresh is scheduled when its element is inserted; this observer runs before
+// the refresh would, reports it (the shell stops the frame) and calls window.stop(). The
+// shell's CSP is what blocks the load itself (docs/preview.md).
 new MutationObserver((records) => {
   for (const record of records) {
     for (const node of record.addedNodes) {
