@@ -7,9 +7,10 @@ WebSocket, EventSource, images, scripts, CSS, import(), prefetch/preconnect, bea
 workers, forms, nested frames (with a fresh realm's WebRTC), popups, top and parent
 navigation, document.domain, WebRTC, spoofed messages to the host, and last
 self-navigation and a meta refresh. It runs in the pad's preview, a notebook Result, the
-gallery, the World and a saved .html opened from file://: zero hits everywhere, and the
-frame that tried to navigate is stopped with a clear message. A positive control runs the
-same probes in a plain page, to show they do reach the server when nothing stops them.
+gallery, the World, a saved .html opened from file:// and the pad's "Download .html" file:
+zero hits everywhere, and the frame that tried to navigate is stopped with a clear message.
+A positive control runs the same probes in a plain page, to show they do reach the server
+when nothing stops them.
 """
 
 from __future__ import annotations
@@ -322,6 +323,18 @@ def run_surface(surface: str, browser, site, outside):
         page.evaluate("code => window.showCode(code)", (root / "probe.js").read_text())
     elif surface == "saved-file":
         page.goto((root / "saved.html").as_uri())
+    elif surface == "pad-download":
+        # The pad's "Download .html" of the probe's result, opened from disk.
+        page.goto(url + "pad.html")
+        page.wait_for_function("() => document.querySelector('.vd-preview-frame')")
+        page.evaluate("code => window.showCode(code)", (root / "probe.js").read_text())
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download .html").click()
+        saved = root / "downloaded.html"
+        download.value.save_as(saved)
+        page.goto("about:blank")
+        outside.reset()  # the pad ran the probe too: only what the file does counts
+        page.goto(saved.as_uri())
     else:
         page.goto(url + f"{surface}.html")
     frame = poll(lambda: probe_frame(page), timeout=60)
@@ -333,7 +346,7 @@ def run_surface(surface: str, browser, site, outside):
     return log, page
 
 
-SURFACES = ["pad", "result", "gallery", "world", "saved-file"]
+SURFACES = ["pad", "result", "gallery", "world", "saved-file", "pad-download"]
 
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -364,7 +377,8 @@ def test_hostile_code_reaches_nothing_outside(surface, browser, site, outside):
         assert any("leave the preview" in e or "another page" in e for e in errors), errors
         assert not any("SPOOFED" in e for e in errors)
     else:
-        shell = page.frames[1] if surface != "saved-file" else page.main_frame
+        on_disk = surface in ("saved-file", "pad-download")
+        shell = page.main_frame if on_disk else page.frames[1]
         status = poll(lambda: shell.evaluate("document.body.dataset.status") == "stopped", 10)
         assert status, shell.evaluate("document.body.innerText")
         assert "blocked" in shell.evaluate("document.body.innerText")
