@@ -145,9 +145,9 @@ def test_generate_model_returns_glb_bytes_and_saves_them(bg, tmp_path):
         "inflating",
     ]
     assert result.save(tmp_path / "m.glb").read_bytes() == result.glb
-    page = result.save(tmp_path / "m.html").read_text()
-    config = page.split('<script id="vibedraw-config" type="application/json">')[1]
-    (spec,) = json.loads(config.split("</script>")[0])["objects"]
+    shell = result.save(tmp_path / "m.html").read_text()  # docs/preview.md: shell, runtime
+    page = json.loads(shell.split('id="vd-page">')[1].split("</script>")[0])["page"]
+    (spec,) = json.loads(page.split('id="vd-config">')[1].split("</script>")[0])["objects"]
     assert gzip.decompress(base64.b64decode(spec["glb_gzip"])) == result.glb  # all of it
     with pytest.raises(ValueError, match="has no code"):
         result.save(tmp_path / "m.js")
