@@ -113,3 +113,30 @@ def test_a_result_shown_after_being_hidden_grows_and_draws(browser, tmp_path):
     finally:
         page.close()
         server.shutdown()
+
+
+def test_the_pads_preview_moved_in_the_page_shows_its_result_again(browser, tmp_path):
+    """JupyterLab's windowing detaches and re-attaches outputs, which reloads their frames:
+    that is not a navigation, and what was shown comes back without an error."""
+    for name in ("sketchpad.js", "sketchpad.css"):
+        (tmp_path / name).write_bytes((STATIC / name).read_bytes())
+    (tmp_path / "pad.html").write_text(PAD.replace("STATE", json.dumps(pad_state())))
+    server = serve(tmp_path)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    frames = "() => Number(document.querySelector('.vd-preview').dataset.frames)"
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/pad.html")
+        page.wait_for_function("() => document.querySelector('.vd-preview-frame')")
+        page.evaluate("code => window.showCode(code)", BALL)
+        page.wait_for_function(f"({frames})() > 0", timeout=60_000)
+        page.evaluate(
+            "() => { const host = document.getElementById('host'); host.remove();"
+            " document.body.appendChild(host); }"
+        )
+        page.wait_for_function(f"({frames})() > 1", timeout=60_000)
+        assert page.evaluate("window.model.get('error')") == ""
+        page.wait_for_timeout(300)
+        assert background_pixels_differ(page.locator(".vd-preview").screenshot()) > 500
+    finally:
+        page.close()
+        server.shutdown()

@@ -1,8 +1,9 @@
 // The frame host (docs/preview.md): the one piece of notebook-side code that owns a
 // preview frame. It makes the shell frame (sandboxed, a fresh secret as its window name),
 // accepts a message only from that frame's window and only with that secret, tears the
-// frame down on a second `load` (something navigated it) or a "navigated" report from the
-// shell, queues messages until the runtime is ready, and replaces a frame that stops
+// frame down when the shell reports "navigated" (the shell stops its runtime frame on a
+// second load or an attempt to leave), replaces the whole frame on a second load of its
+// own, queues messages until the runtime is ready, and replaces a frame that stops
 // answering pings. The SketchPad's preview (host.js) and the World widget use it; it
 // carries no runtime, so the World's bundle stays small.
 import { SANDBOX } from "./page.js";
@@ -24,12 +25,13 @@ function buffersOf(msg) {
 /**
  * A hosted preview frame in `container`, showing the shell page `page()` (a function, so
  * a rebuilt frame gets a fresh page). `onMessage(msg)` gets every checked message but
- * pings; `onReady()` each time a runtime says it is ready; `onFailure({phase, message})`
- * when the frame was torn down (`navigated`) or replaced (`watchdog`, after which the
- * frame is new and says ready again). `watchdog: false` for frames that may be busy
+ * pings; `onReady()` each time a runtime says it is ready; `onReload()` when the frame
+ * was reloaded from outside (moved in the DOM) and replaced by a fresh one;
+ * `onFailure({phase, message})` when the runtime frame was stopped (`navigated`: the
+ * generated code tried to leave) or replaced (`watchdog`); a fresh frame says ready again. `watchdog: false` for frames that may be busy
  * for long (the World's builds).
  */
-export function createFrame(container, { page, title = "3D preview", className = "", onMessage = () => {}, onReady = () => {}, onFailure = () => {}, watchdog = true } = {}) {
+export function createFrame(container, { page, title = "3D preview", className = "", onMessage = () => {}, onReady = () => {}, onReload = () => {}, onFailure = () => {}, watchdog = true } = {}) {
   let iframe = null;
   let secret = "";
   let ready = false;
@@ -54,7 +56,13 @@ export function createFrame(container, { page, title = "3D preview", className =
     frame.name = secret; // the shell reads it and clears it
     frame.addEventListener("load", () => {
       loads += 1;
-      if (loads > 1 && frame === iframe) stop("The preview frame was navigated away (a second page load) and was stopped.");
+      if (loads === 1 || frame !== iframe) return;
+      // A second load of the shell: nothing inside can navigate it (the runtime frame is
+      // sandboxed and blocked by the shell's CSP), so the notebook moved the frame in the
+      // DOM (JupyterLab's windowing does), which reloads it. Whatever it shows now, it gets
+      // a fresh shell with a fresh secret, and what was shown is shown again.
+      make();
+      onReload();
     });
     frame.srcdoc = page();
     iframe = frame;

@@ -31,6 +31,10 @@ export function createPreview(container, { dark = false, onError = () => {}, onF
       if (restore && lastShown) display(lastShown).catch(() => {});
       restore = false;
     },
+    onReload() {
+      rejectAll("the preview was reloaded");
+      restore = true;
+    },
     onFailure(failure) {
       rejectAll(failure.phase === "navigated" ? "the preview was stopped" : "the preview was restarted");
       lastShown = null;
