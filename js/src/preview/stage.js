@@ -122,6 +122,12 @@ export function createStage(parent, { dark = false, ground = true, preserveDrawi
   }
   const camera = new THREE.PerspectiveCamera(FOV, 1, 0.01, 1000);
   camera.position.set(3, 2.5, 4);
+  if (grid) {
+    // Compile the ground's shader now, not in the first frame of the first result.
+    grid.visible = true;
+    renderer.compile(scene, camera);
+    grid.visible = false;
+  }
   const controls = new OrbitControls(camera, renderer.domElement);
   controls.enableDamping = true;
 
