@@ -28,8 +28,8 @@ function buffersOf(msg) {
  * pings; `onReady()` each time a runtime says it is ready; `onReload()` when the frame
  * was reloaded from outside (moved in the DOM) and replaced by a fresh one;
  * `onFailure({phase, message})` when the runtime frame was stopped (`navigated`: the
- * generated code tried to leave) or replaced (`watchdog`); a fresh frame says ready again. `watchdog: false` for frames that may be busy
- * for long (the World's builds).
+ * generated code tried to leave) or replaced (`watchdog`); a fresh frame says ready again.
+ * `watchdog: false` for frames that may be busy for long (the World's builds).
  */
 export function createFrame(container, { page, title = "3D preview", className = "", onMessage = () => {}, onReady = () => {}, onReload = () => {}, onFailure = () => {}, watchdog = true } = {}) {
   let iframe = null;
@@ -100,7 +100,11 @@ export function createFrame(container, { page, title = "3D preview", className =
   // Watchdog: a frame that stops answering pings is replaced (a hung loop the guard missed).
   const timer = watchdog
     ? setInterval(() => {
-        if (!iframe || !ready) return;
+        // A frame out of the document (an output scrolled away and detached) answers nothing.
+        if (!iframe || !ready || !iframe.isConnected) {
+          lastPong = performance.now();
+          return;
+        }
         if (document.visibilityState !== "hidden" && performance.now() - lastPong > HUNG_MS) {
           make();
           onFailure({ phase: "watchdog", message: "the preview stopped responding (a runaway loop?) and was restarted" });
