@@ -1,14 +1,17 @@
 // Build the widget bundles into ../vibedraw_widget/static/ (minified, self-contained):
-//   1. the preview runtime (three.js + OrbitControls/GLTFLoader/GLTFExporter + runner) as
-//      an IIFE string, inlined into the sandboxed frame's srcdoc (virtual:preview-runtime);
-//   2. sketchpad.js (+ sketchpad.css), the anywidget ESM entry;
-//   3. world.js (the World widget) and viewer.js (the standalone offline viewer that
-//      Result.save(".html"), the gallery and World inline: an IIFE, not a module).
+//   sketchpad.js (+ sketchpad.css)  the SketchPad, an anywidget ESM entry. It carries the
+//       preview contract (docs/preview.md): the scene runtime (three.js + addons + runner,
+//       an IIFE run inside the sandboxed runtime frame), the shell page's script and the
+//       two CSPs, as one JSON literal between /*vd-contract*/ … /*vd-contract-end*/.
+//       viewer.py reads it back from there for Results, the gallery, the World and saved
+//       pages, so three.js is in the package once.
+//   world.js  the World widget (its page comes from Python; the shared frame host only).
 // `node build.mjs --watch` rebuilds on change (use with ANYWIDGET_HMR=1).
 import * as esbuild from "esbuild";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { RUNTIME_CSP, SANDBOX, SHELL_CSP } from "./src/preview/page.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = join(here, "..", "vibedraw_widget", "static");
@@ -25,57 +28,63 @@ const common = {
   alias: { "three/addons": "three/examples/jsm" },
 };
 
-async function buildRuntime() {
-  const result = await esbuild.build({
-    ...common,
-    entryPoints: [join(here, "src/preview/runtime.js")],
-    format: "iife",
-    write: false,
-    logLevel: "warning",
-  });
-  return result.outputFiles[0].text;
+async function iife(entry) {
+  const result = await esbuild.build({ ...common, entryPoints: [join(here, entry)], format: "iife", write: false, logLevel: "warning" });
+  return result.outputFiles[0].text.trim();
 }
 
-// Serve the runtime bundle as a string module; rebuilt when any preview source changes.
-const runtimePlugin = {
-  name: "preview-runtime",
+const PLACEHOLDER = "__VD_CONTRACT__";
+export const MARK = ["/*vd-contract*/", "/*vd-contract-end*/"];
+
+async function contract() {
+  const [runtime, shell] = await Promise.all([iife("src/preview/runtime.js"), iife("src/preview/shell.js")]);
+  return { version: 1, sandbox: SANDBOX, runtime_csp: RUNTIME_CSP, shell_csp: SHELL_CSP, runtime, shell };
+}
+
+// The contract module is a placeholder the output step replaces with the JSON literal
+// (so that the minifier never rewrites it and Python can find it verbatim).
+const contractPlugin = {
+  name: "preview-contract",
   setup(build) {
-    build.onResolve({ filter: /^virtual:preview-runtime$/ }, () => ({
-      path: "preview-runtime",
-      namespace: "vd-runtime",
-    }));
-    build.onLoad({ filter: /.*/, namespace: "vd-runtime" }, async () => ({
-      contents: `export default ${JSON.stringify(await buildRuntime())};`,
+    build.onResolve({ filter: /^virtual:preview-contract$/ }, () => ({ path: "contract", namespace: "vd-contract" }));
+    build.onLoad({ filter: /.*/, namespace: "vd-contract" }, () => ({
+      contents: `export default ${PLACEHOLDER};`,
       loader: "js",
       watchDirs: [join(here, "src/preview")],
-      watchFiles: ["runtime.js", "build.js", "guard.js"].map((f) => join(here, "src/preview", f)),
     }));
+    build.onEnd(async (result) => {
+      if (result.errors.length || !result.outputFiles) return;
+      let filled = null;
+      for (const file of result.outputFiles) {
+        let text = file.text;
+        if (text.includes(PLACEHOLDER)) {
+          if (text.split(PLACEHOLDER).length !== 2) throw new Error(`${file.path}: the contract placeholder must occur once`);
+          filled ??= `${MARK[0]}${JSON.stringify(await contract())}${MARK[1]}`;
+          text = text.replace(PLACEHOLDER, () => filled);
+        }
+        writeFileSync(file.path, text);
+      }
+    });
   },
 };
 
 const entries = [
-  ["sketchpad", "src/sketchpad.js", "esm"],
-  ["world", "src/world.js", "esm"],
-  ["viewer", "src/viewer.js", "iife"],
-].filter(([, src]) => existsSync(join(here, src)));
+  ["sketchpad", "src/sketchpad.js"],
+  ["world", "src/world.js"],
+];
 
-const contexts = [];
-for (const [name, src, format] of entries) {
+for (const [name, src] of entries) {
   const options = {
     ...common,
     entryPoints: { [name]: join(here, src) },
     outdir,
-    format,
-    plugins: [runtimePlugin],
+    format: "esm",
+    write: false,
+    plugins: [contractPlugin],
     loader: { ".css": "css" },
   };
-  if (watch) {
-    const ctx = await esbuild.context(options);
-    await ctx.watch();
-    contexts.push(ctx);
-  } else {
-    await esbuild.build(options);
-  }
+  if (watch) await (await esbuild.context(options)).watch();
+  else await esbuild.build(options);
 }
 
 if (!watch) {

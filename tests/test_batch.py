@@ -150,9 +150,9 @@ def test_generate_model_returns_glb_bytes_and_saves_them(bg, tmp_path):
         "inflating",
     ]
     assert result.save(tmp_path / "m.glb").read_bytes() == result.glb
-    page = result.save(tmp_path / "m.html").read_text()
-    config = page.split('<script id="vibedraw-config" type="application/json">')[1]
-    (spec,) = json.loads(config.split("</script>")[0])["objects"]
+    shell = result.save(tmp_path / "m.html").read_text()  # docs/preview.md: shell, runtime
+    page = json.loads(shell.split('id="vd-page">')[1].split("</script>")[0])["page"]
+    (spec,) = json.loads(page.split('id="vd-config">')[1].split("</script>")[0])["objects"]
     assert gzip.decompress(base64.b64decode(spec["glb_gzip"])) == result.glb  # all of it
     with pytest.raises(ValueError, match="has no code"):
         result.save(tmp_path / "m.js")
@@ -359,9 +359,9 @@ async def test_generate_many_with_a_client_runs_on_the_server(api_url, token):
 def test_saved_html_is_a_sandboxed_offline_viewer_that_renders_in_chromium(bg, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     from tests.browser_support import launch_chromium
-    from vibedraw_widget.viewer import RUNTIME, gallery
+    from vibedraw_widget.viewer import BUNDLE, gallery
 
-    if not RUNTIME.is_file():
+    if not BUNDLE.is_file():
         pytest.skip("front-end not built")
     code = Result(
         kind="code", status="completed", source="ball", code=(
@@ -375,8 +375,8 @@ def test_saved_html_is_a_sandboxed_offline_viewer_that_renders_in_chromium(bg, t
     tag = fragment.split("srcdoc=")[0]
     assert tag.startswith('<iframe sandbox="allow-scripts" ') and "same-origin" not in tag
     # The runtime (three.js) travels gzipped: a preview in a saved notebook stays small.
-    assert len(fragment) < RUNTIME.stat().st_size / 2
-    assert len(model._repr_html_()) < RUNTIME.stat().st_size / 2 + len(model.glb)
+    assert len(fragment) < BUNDLE.stat().st_size / 2
+    assert len(model._repr_html_()) < BUNDLE.stat().st_size / 2 + len(model.glb)
     pages = [code.save(tmp_path / "code.html"), model.save(tmp_path / "model.html")]
     pages.append(gallery([code, model, Result(kind="code", status="failed", error="boom")]).save(
         tmp_path / "gallery.html"
@@ -391,10 +391,11 @@ def test_saved_html_is_a_sandboxed_offline_viewer_that_renders_in_chromium(bg, t
             page.wait_for_function("document.body.dataset.status !== 'loading'", timeout=30_000)
             assert page.evaluate("document.body.dataset.status") == "ready", path.name
             assert "default-src 'none'" in page.content()
-        shown = page.evaluate("window.vibedraw.cells.length")
+        assert page.locator("iframe").get_attribute("sandbox") == "allow-scripts"
+        shown = page.frames[1].evaluate("window.vibedraw.cells.length")  # the runtime frame
         browser.close()
     assert shown == 2  # the failed result has a cell with its error, no 3D view
-    assert all(url.startswith("file://") for url in requests)  # nothing fetched from a network
+    assert all(url.startswith(("file://", "about:")) for url in requests)  # no network at all
 
 
 def test_a_result_is_named_by_its_file_else_its_prompt_or_the_sketchs_labels():
@@ -441,9 +442,9 @@ def test_a_result_names_its_provider_and_what_answered(bg):
 def test_previews_beyond_the_browsers_webgl_limit_say_so_and_come_back(bg):
     playwright = pytest.importorskip("playwright.sync_api")
     from tests.browser_support import launch_chromium
-    from vibedraw_widget.viewer import result_fragment
+    from vibedraw_widget import viewer
 
-    fragment = result_fragment(generate(sketch(), kind="model", engine=bg), 60)
+    fragment = viewer.iframe(generate(sketch(), kind="model", engine=bg).to_html(), 60)
     settled = "document.body && ['ready', 'paused', 'error'].includes(document.body.dataset.status)"
     with playwright.sync_playwright() as p:
         browser = launch_chromium(p)
@@ -452,10 +453,12 @@ def test_previews_beyond_the_browsers_webgl_limit_say_so_and_come_back(bg):
         for _ in range(17):  # one past the usual 16, each after the last: the first is oldest
             page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", fragment)
             page.wait_for_function(f"() => document.querySelectorAll('iframe').length === {_ + 1}")
-            page.frames[-1].wait_for_function(settled, timeout=60_000)
-        first = page.frames[1]
+            # Each shell mirrors its runtime frame's status on its own body.
+            page.main_frame.child_frames[-1].wait_for_function(settled, timeout=60_000)
+        first = page.main_frame.child_frames[0]
         first.wait_for_function("document.body.dataset.status === 'paused'", timeout=30_000)
-        assert "more 3D views than the browser keeps" in first.inner_text("#vibedraw-paused")
-        first.click("#vibedraw-paused")  # reloads this view, which shows its mesh again
+        runtime = first.child_frames[0]
+        assert "more 3D views than the browser keeps" in runtime.inner_text("#vibedraw-paused")
+        runtime.click("#vibedraw-paused")  # the shell makes a fresh runtime, which shows it again
         first.wait_for_function("document.body.dataset.status === 'ready'", timeout=60_000)
         browser.close()

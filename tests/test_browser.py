@@ -141,6 +141,12 @@ def preview_pixels(page) -> int:
     return background_pixels_differ(page.locator(".vd-preview").screenshot())
 
 
+def runtime_frame(page):
+    """The frame the code runs in: inside the preview's shell frame (docs/preview.md)."""
+    shell = page.locator(".vd-preview-frame").element_handle().content_frame()
+    return shell.child_frames[0]
+
+
 def wait_for_frames(page, more_than: int) -> None:
     page.wait_for_function(
         f"() => Number(document.querySelector('.vd-preview').dataset.frames) > {more_than}",
@@ -201,7 +207,7 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     # Edit "make it bigger": the camera stays, so the model really looks bigger.
     before = preview_pixels(page)
     frames = int(page.locator(".vd-preview").get_attribute("data-frames"))
-    preview = page.locator(".vd-preview-frame").element_handle().content_frame()
+    preview = runtime_frame(page)
     camera = "window.vibedraw.camera.position.toArray()"
     seen_from = preview.evaluate(camera)
     page.get_by_label("Prompt").fill("make it bigger")
@@ -234,7 +240,7 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     # The browser drops the preview's WebGL context (it keeps ~16 per page): the pad
     # replaces its frame and shows the mesh again.
     frames = int(page.locator(".vd-preview").get_attribute("data-frames"))
-    preview = page.locator(".vd-preview-frame").element_handle().content_frame()
+    preview = runtime_frame(page)
     preview.evaluate(
         "document.querySelector('canvas').getContext('webgl2')"
         ".getExtension('WEBGL_lose_context').loseContext()"

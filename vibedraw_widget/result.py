@@ -129,15 +129,54 @@ class Result:
     # -- output ---------------------------------------------------------------------
 
     def to_html(self, title: str | None = None) -> str:
-        """A standalone offline HTML page showing this result (see :mod:`.viewer`)."""
+        """A standalone offline HTML page showing this result (see :mod:`.viewer`): the 3D
+        view of code or a model, the drawings of an improve result, or the error."""
         from . import viewer
 
-        return viewer.result_page(self, title=title)
+        title = title or self.label
+        spec = viewer.object_spec(self)
+        if spec is not None:
+            return viewer.page([spec], "viewer", title)
+        body = self._drawings_html() if self.ok else error_html(self)
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            f"img-src data:; style-src 'unsafe-inline'\">"
+            f"<title>{html.escape(title)}</title></head><body>{body}</body></html>\n"
+        )
 
     def _repr_html_(self) -> str:
+        """What a result shows in a notebook: the sandboxed 3D view, drawings, or its error."""
         from . import viewer
 
-        return viewer.result_fragment(self)
+        if not self.ok:
+            return error_html(self)
+        if viewer.object_spec(self) is None:
+            return self._drawings_html()
+        try:
+            return viewer.iframe(self.to_html(), 420, f"{self.label} preview")
+        except viewer.RuntimeMissing as exc:
+            return f"<pre>{html.escape(repr(self))}\n({html.escape(str(exc))})</pre>"
+
+    def _drawings_html(self) -> str:
+        """Before and after, side by side (plain images: nothing to run)."""
+        from .sketch import render_png
+
+        figures = []
+        if self.sketch is not None:
+            figures.append((render_png(self.sketch), "drawn"))
+        if self.improved_png:
+            figures.append((self.improved_png, "improved"))
+        elif self.improved is not None:
+            figures.append((render_png(self.improved), "improved"))
+        cells = "".join(
+            f'<figure style="margin:0"><img alt="{name}" src="data:image/png;base64,'
+            f'{base64.b64encode(png).decode("ascii")}" style="width:320px;border:1px solid '
+            f'#ddd;border-radius:4px;background:#fff"><figcaption style="font:12px sans-serif;'
+            f'color:#555">{name}</figcaption></figure>'
+            for png, name in figures
+        )
+        return f'<div style="display:flex;gap:12px;flex-wrap:wrap">{cells}</div>'
 
     def show(self) -> None:
         """Display the 3D preview: inline in a notebook, else in the web browser."""

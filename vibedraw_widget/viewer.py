@@ -1,12 +1,18 @@
-"""Standalone, offline HTML viewers for results: one result, or a gallery grid of many.
+"""Offline HTML pages for the scene runtime: one result, a gallery grid, the World's scene.
 
-A page inlines the package's scene runtime (``static/viewer.js``: three.js, orbit controls,
-the glTF loader, built from ``js/src/viewer.js``; gzipped, as base64) and its objects
-(code, or gzipped GLB as base64), so it opens from disk with no network and no server.
-Its Content-Security-Policy forbids every fetch. Generated code only ever runs inside
-such a page, and in a notebook that page is an ``<iframe sandbox="allow-scripts">``
-(never ``allow-same-origin``: a srcdoc frame would otherwise share the notebook's origin,
-cookies and token; docs/protocol.md, Generated code).
+Every page follows the preview contract (docs/preview.md) that the SketchPad's preview
+uses too: a *shell* page (the top of a saved ``.html`` file, or an
+``<iframe sandbox="allow-scripts">`` in a notebook) whose CSP allows only ``about:``
+frames, holding the *runtime* page in its own ``<iframe sandbox="allow-scripts">``, whose
+CSP forbids every network access and every nested frame. Generated code only ever runs in
+the runtime page. The runtime (three.js and the scene code), the shell's script and both
+CSPs are read from the widget's own bundle (``static/sketchpad.js``, between
+``/*vd-contract*/`` markers), so three.js is in the package once; pages carry the runtime
+gzipped, as base64, so they open from disk with no network and no server.
+
+This module knows nothing of :class:`~vibedraw_widget.result.Result` beyond the attributes
+it reads (``ok``, ``code``, ``glb``, ``label``…): ``result.py`` builds on it, not the
+other way round.
 """
 
 from __future__ import annotations
@@ -16,51 +22,18 @@ import functools
 import gzip
 import html
 import json
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import VibeDrawError
 
-if TYPE_CHECKING:
-    from .result import Result
-
 STATIC = Path(__file__).parent / "static"
-RUNTIME = STATIC / "viewer.js"
+BUNDLE = STATIC / "sketchpad.js"
+"""The built SketchPad bundle, which carries the preview contract."""
 
-CSP = (
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
-    "style-src 'unsafe-inline'; img-src data: blob:; connect-src data: blob:; "
-    "font-src data:; media-src data: blob:; form-action 'none'; base-uri 'none'"
-)
-"""No network at all; ``unsafe-eval`` because generated code runs as an ``AsyncFunction``."""
-
-SANDBOX = "allow-scripts"
-"""The only permission a preview frame gets (no same-origin, no downloads, no popups)."""
-
-_STYLE = """
-html, body { margin: 0; height: 100%; background: #f4f5f7; font: 13px system-ui, sans-serif; }
-#vibedraw-canvas { display: block; width: 100%; height: 100%; }
-#vibedraw-errors { position: absolute; left: 8px; right: 8px; bottom: 8px; margin: 0;
-  padding: 6px 8px; background: #fff5f5; color: #900; border: 1px solid #d33;
-  border-radius: 4px; white-space: pre-wrap; max-height: 40%; overflow: auto; }
-#vibedraw-title { position: absolute; left: 10px; top: 8px; color: #555; pointer-events: none; }
-#vibedraw-paused { position: absolute; inset: 0; width: 100%; border: 0; cursor: pointer;
-  background: #f4f5f7; color: #555; font: inherit; padding: 16px; z-index: 2; }
-.gallery { position: relative; display: grid; gap: 10px; padding: 10px;
-  grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); }
-.gallery #vibedraw-canvas { position: fixed; left: 0; top: 0; width: 100vw; height: 100vh;
-  z-index: 0; pointer-events: none; }
-.cell { position: relative; z-index: 1; border: 1px solid #ddd; border-radius: 6px;
-  background: transparent; overflow: hidden; }
-.cell .view { height: 170px; }
-.cell .meta { display: flex; gap: 6px; align-items: center; padding: 4px 6px;
-  background: #fff; border-top: 1px solid #eee; }
-.cell .meta img { width: 48px; height: 36px; object-fit: contain; border: 1px solid #eee; }
-.cell .meta span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.cell.failed .view { background: #fff5f5; color: #900; padding: 8px; box-sizing: border-box;
-  overflow: auto; }
-"""
+_MARKS = ("/*vd-contract*/", "/*vd-contract-end*/")
 
 
 class RuntimeMissing(VibeDrawError, FileNotFoundError):
@@ -68,19 +41,29 @@ class RuntimeMissing(VibeDrawError, FileNotFoundError):
 
 
 @functools.lru_cache(maxsize=1)
-def runtime_js() -> str:
-    """The scene runtime's JavaScript (read once; raises :class:`RuntimeMissing`)."""
-    if not RUNTIME.is_file():
+def contract() -> dict[str, Any]:
+    """The preview contract from the built bundle: ``runtime`` and ``shell`` (scripts),
+    ``runtime_csp``, ``shell_csp``, ``sandbox`` (read once; raises :class:`RuntimeMissing`)."""
+    if not BUNDLE.is_file():
         raise RuntimeMissing(
-            f"{RUNTIME} is missing: build the front-end first (cd js && npm ci && npm run build)"
+            f"{BUNDLE} is missing: build the front-end first (cd js && npm ci && npm run build)"
         )
-    return RUNTIME.read_text(encoding="utf-8")
+    text = BUNDLE.read_text(encoding="utf-8")
+    start, end = text.find(_MARKS[0]), text.find(_MARKS[1])
+    if start < 0 or end < start:
+        raise RuntimeMissing(f"{BUNDLE} has no preview contract: rebuild the front-end")
+    return json.loads(text[start + len(_MARKS[0]) : end])
+
+
+def runtime_js() -> str:
+    """The scene runtime's JavaScript (three.js included)."""
+    return contract()["runtime"]
 
 
 @functools.lru_cache(maxsize=1)
 def runtime_gzip_base64() -> str:
     """The runtime gzipped, as base64: a third of its size, so that every preview in a
-    saved notebook costs about 300 KB instead of 950 KB (three.js is most of a page)."""
+    saved notebook costs about 300 KB instead of 900 KB (three.js is most of a page)."""
     return _gzip_base64(runtime_js().encode("utf-8"), level=9)  # once per process
 
 
@@ -92,21 +75,65 @@ def _gzip_base64(data: bytes, level: int = 1) -> str:
 
 
 _BOOT = (
-    "(async()=>{const b=document.getElementById('vibedraw-runtime').textContent;"
+    "(async()=>{const e=document.getElementById('vd-runtime'),b=e.textContent;e.remove();"
     "const z=Uint8Array.from(atob(b),c=>c.charCodeAt(0));"
     "const s=new Blob([z]).stream().pipeThrough(new DecompressionStream('gzip'));"
     "(0,eval)(await new Response(s).text());})().catch(e=>{"
-    "const p=document.getElementById('vibedraw-errors');p.textContent="
-    "'could not start the viewer: '+e;p.hidden=false;document.body.dataset.status='error';});"
+    "const p=document.createElement('pre');p.textContent='could not start the viewer: '+e;"
+    "document.body.appendChild(p);document.body.dataset.status='error';"
+    "parent.postMessage({type:'status',status:'error'},'*');});"
 )
 """Unpacks and runs the runtime (gzip is native to browsers: DecompressionStream)."""
 
 
 def _json_text(data: Any) -> str:
+    # ensure_ascii escapes U+2028/2029; "<" escaped so no "</script>" ends the block early.
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
 
 
-def object_spec(result: Result, object_id: str | None = None) -> dict[str, Any] | None:
+def _script_text(js: str) -> str:
+    # As page.js inlineScript: no "</script" (any case) or "<!--" inside a script block.
+    return re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE).replace("<!--", "<\\!--")
+
+
+def runtime_page(config: dict[str, Any]) -> str:
+    """The runtime page (docs/preview.md) for ``config`` (``mode``, ``objects``…)."""
+    c = contract()
+    background = "#1e1e1e" if config.get("dark") else "#f5f5f5"
+    return (
+        '<!doctype html>\n<html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{c["runtime_csp"]}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>html,body{{margin:0;height:100%;overflow:hidden;background:{background}}}"
+        "canvas{display:block;width:100%;height:100%;touch-action:none}</style>"
+        "</head><body>"
+        f'<script type="application/json" id="vd-config">{_json_text(config)}</script>'
+        f'<script id="vd-runtime" type="application/octet-stream">{runtime_gzip_base64()}'
+        f"</script><script>{_BOOT}</script></body></html>"
+    )
+
+
+def shell_page(runtime: str, title: str = "vibedraw", dark: bool = False) -> str:
+    """The shell page around a runtime page: a saved file's top, or a notebook's iframe."""
+    c = contract()
+    background = "#1e1e1e" if dark else "#f5f5f5"
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{c["shell_csp"]}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title>"
+        f"<style>html,body{{margin:0;height:100%;overflow:hidden;background:{background};"
+        "font:13px system-ui,sans-serif}iframe{display:block;border:0;width:100%;height:100%}"
+        ".vd-stopped{padding:12px;color:#900;background:#fff5f5;height:100%;"
+        "box-sizing:border-box}</style>"
+        '</head><body data-status="loading">'
+        f'<script type="application/json" id="vd-page">'
+        f"{_json_text({'page': runtime, 'title': title})}</script>"
+        f"<script>{_script_text(c['shell'])}</script></body></html>\n"
+    )
+
+
+def object_spec(result: Any, object_id: str | None = None) -> dict[str, Any] | None:
     """The runtime's description of a completed result (code or GLB), else ``None``."""
     if not result.ok:
         return None
@@ -124,107 +151,38 @@ def page(
     objects: Sequence[dict[str, Any]],
     mode: str = "viewer",
     title: str = "vibedraw",
-    body: str = "",
+    cells: Sequence[dict[str, Any]] = (),
 ) -> str:
-    """A complete HTML page running the scene runtime on ``objects``.
+    """A complete offline page (shell + runtime) showing ``objects``.
 
-    ``mode``: ``viewer`` (one scene, orbit controls), ``gallery`` (``body`` holds the grid
-    cells, one scene per cell) or ``world`` (transform controls, driven by postMessage).
+    ``mode``: ``viewer`` (one scene, orbit controls), ``gallery`` (``cells``: one grid cell
+    each, ``{id, label, thumb, error}``; objects are shown in the cell of their id) or
+    ``world`` (transform controls, driven by postMessage from the World widget).
     """
-    config = {"mode": mode, "objects": list(objects)}
-    canvas = '<canvas id="vibedraw-canvas"></canvas>'
+    config: dict[str, Any] = {"mode": mode, "title": title, "objects": list(objects)}
     if mode == "gallery":
-        content = f'<div class="gallery">{canvas}{body}</div>'
-    else:
-        label = f'<div id="vibedraw-title">{html.escape(title)}</div>' if mode == "viewer" else ""
-        content = canvas + label + body
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f'<body data-status="loading">{content}'
-        '<pre id="vibedraw-errors" hidden></pre>'
-        f'<script id="vibedraw-config" type="application/json">{_json_text(config)}</script>'
-        '<script id="vibedraw-runtime" type="application/octet-stream">'
-        f"{runtime_gzip_base64()}</script><script>{_BOOT}</script>"
-        "</body></html>\n"
-    )
+        config["cells"] = list(cells)
+    return shell_page(runtime_page(config), title)
 
 
 def iframe(document: str, height: int = 420, title: str = "vibedraw preview") -> str:
     """``document`` in a sandboxed srcdoc iframe (scripts only, opaque origin)."""
     return (
-        f'<iframe sandbox="{SANDBOX}" title="{html.escape(title)}" '
+        f'<iframe sandbox="{contract()["sandbox"]}" title="{html.escape(title)}" '
         f'style="width:100%;height:{int(height)}px;border:1px solid #ddd;border-radius:6px" '
         f'srcdoc="{html.escape(document, quote=True)}"></iframe>'
     )
 
 
-def result_page(result: Result, title: str | None = None) -> str:
-    """A standalone offline page for one result (code or model); improve results show
-    their drawings, failed ones their error."""
-    from .result import error_html
-
-    title = title or result.label
-    spec = object_spec(result)
-    if spec is not None:
-        return page([spec], "viewer", title)
-    body = _improve_html(result) if result.ok else error_html(result)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-        f"<title>{html.escape(title)}</title></head><body>{body}</body></html>\n"
-    )
-
-
-def result_fragment(result: Result, height: int = 420) -> str:
-    """What a result shows in a notebook: the sandboxed preview, drawings, or its error."""
-    from .result import error_html
-
-    if not result.ok:
-        return error_html(result)
-    if object_spec(result) is None:
-        return _improve_html(result)
-    try:
-        return iframe(result_page(result), height, f"{result.label} preview")
-    except RuntimeMissing as exc:
-        return f"<pre>{html.escape(repr(result))}\n({html.escape(str(exc))})</pre>"
-
-
-def _png_img(png: bytes, alt: str, width: int = 320) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return (
-        f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}" '
-        f'style="width:{width}px;border:1px solid #ddd;border-radius:4px;background:#fff">'
-    )
-
-
-def _improve_html(result: Result) -> str:
-    """Before and after, side by side (plain images: nothing to run)."""
-    from .sketch import render_png
-
-    figures = []
-    if result.sketch is not None:
-        figures.append((render_png(result.sketch), "drawn"))
-    if result.improved_png:
-        figures.append((result.improved_png, "improved"))
-    elif result.improved is not None:
-        figures.append((render_png(result.improved), "improved"))
-    cells = "".join(
-        f'<figure style="margin:0">{_png_img(png, name)}<figcaption style="font:12px '
-        f'sans-serif;color:#555">{name}</figcaption></figure>'
-        for png, name in figures
-    )
-    return f'<div style="display:flex;gap:12px;flex-wrap:wrap">{cells}</div>'
+def png_data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 class Gallery:
     """A grid of results: one sandboxed page, one 3D view per completed result, the sketch
     thumbnail and label under each; failures show their error in their cell."""
 
-    def __init__(self, results: Iterable[Result], height: int | None = None) -> None:
+    def __init__(self, results: Iterable[Any], height: int | None = None) -> None:
         self.results = list(results)
         self.height = height
 
@@ -238,27 +196,19 @@ class Gallery:
 
         objects, cells = [], []
         for index, result in enumerate(self.results):
-            cell_id = f"cell-{index}"
-            spec = object_spec(result, cell_id)
-            thumb = ""
+            cell: dict[str, Any] = {"id": f"cell-{index}", "label": result.label}
             if result.sketch is not None:
-                thumb = _png_img(render_png(result.sketch, scale=0.15), "sketch", 48)
+                cell["thumb"] = png_data_url(render_png(result.sketch, scale=0.15))
             elif result.image is not None:
-                thumb = _png_img(result.image, "sketch", 48)
+                cell["thumb"] = png_data_url(result.image)
+            spec = object_spec(result, cell["id"])
             if spec is not None:
                 objects.append(spec)
-                view, css = '<div class="view"></div>', "cell"
             else:
                 message = result.error or f"{result.kind} result: nothing to show in 3D"
-                view = (
-                    f'<div class="view">{html.escape(result.status)}: {html.escape(message)}</div>'
-                )
-                css = "cell" if result.ok else "cell failed"
-            cells.append(
-                f'<div class="{css}" data-cell="{cell_id}">{view}<div class="meta">{thumb}'
-                f"<span>{html.escape(result.label)}</span></div></div>"
-            )
-        return page(objects, "gallery", title, "".join(cells))
+                cell["error"] = f"{result.status}: {message}"
+            cells.append(cell)
+        return page(objects, "gallery", title, cells)
 
     def _repr_html_(self) -> str:
         rows = max(1, -(-len(self.results) // 4))
@@ -271,6 +221,6 @@ class Gallery:
         return path
 
 
-def gallery(results: Iterable[Result], height: int | None = None) -> Gallery:
+def gallery(results: Iterable[Any], height: int | None = None) -> Gallery:
     """A :class:`Gallery` of ``results`` (display it, or ``.save("gallery.html")``)."""
     return Gallery(results, height)

@@ -79,7 +79,9 @@ class World(anywidget.AnyWidget):
     """
 
     _esm = _esm("world.js")
-    _page = traitlets.Unicode("", help="The sandboxed scene page (runtime inlined).").tag(sync=True)
+    _page = traitlets.Unicode(
+        "", help="The scene's shell page (runtime inlined; docs/preview.md)."
+    ).tag(sync=True)
     objects = traitlets.List(
         traitlets.Dict(),
         help="Objects: id, label, kind ('code' | 'glb'), code, position, rotation, scale.",

@@ -1,5 +1,6 @@
-// The World widget's front end: a toolbar and the sandboxed scene page (the runtime of
-// js/src/viewer.js in "world" mode, inlined by Python into the `_page` trait).
+// The World widget's front end: a toolbar and the sandboxed scene page (the scene runtime
+// in "world" mode, docs/preview.md; its shell page comes from Python in the `_page` trait)
+// on the shared frame host.
 // Keys never reach the notebook: walking (WASD) happens inside the frame, whose keys stay
 // there; the toolbar is guarded like the pad (keys.js); Escape, here or in the frame,
 // hands focus back to the notebook.
@@ -10,6 +11,7 @@
 // `World.wait_for_exports()` learns that a browser shows the world, so GLBs will come.
 
 import { focusNotebook, guardKeys } from "./keys.js";
+import { createFrame } from "./preview/frame.js";
 
 // JupyterLab's theme variables (light and dark), the pad's colours as fallbacks elsewhere.
 const STYLE = `
@@ -35,9 +37,9 @@ const STYLE = `
 .vd-world-bar button[aria-pressed="true"] { background: var(--vd-accent); color: var(--vd-on-accent); border-color: var(--vd-accent); }
 .vd-world-bar .sep { width: 8px; }
 .vd-world-bar .hint { color: var(--vd-fg2); margin-left: 8px; }
-.vd-world iframe { width: 100%; border: 1px solid var(--vd-border); border-radius: 6px; display: block; }
+.vd-world-view { border: 1px solid var(--vd-border); border-radius: 6px; overflow: hidden; }
+.vd-world iframe { width: 100%; height: 100%; border: 0; display: block; }
 `;
-
 function bufferOf(view) {
   if (!view) return null;
   if (view instanceof ArrayBuffer) return view.slice(0);
@@ -51,16 +53,13 @@ function render({ model, el }) {
   root.className = "vd-world";
   const bar = document.createElement("div");
   bar.className = "vd-world-bar";
-  const iframe = document.createElement("iframe");
-  iframe.setAttribute("sandbox", "allow-scripts"); // never allow-same-origin (docs/protocol.md, Generated code)
-  iframe.setAttribute("title", "vibedraw world");
-  root.append(style, bar, iframe);
+  const view = document.createElement("div");
+  view.className = "vd-world-view";
+  root.append(style, bar, view);
   el.appendChild(root);
 
-  let ready = false;
-  const post = (msg, transfer = []) => {
-    if (ready && iframe.contentWindow) iframe.contentWindow.postMessage(msg, "*", transfer);
-  };
+  // Messages wait in the frame host until the runtime is ready; "ready" sends the state.
+  const post = (msg) => frame?.post(msg);
 
   // Toolbar: view, gizmo mode, download.
   const buttons = {};
@@ -84,7 +83,7 @@ function render({ model, el }) {
     "walk view: WASD / arrows to move, drag to look, Escape to leave",
     () => {
       setTrait("view", "walk");
-      iframe.focus(); // WASD go to the scene at once, not to this button
+      frame?.iframe?.focus(); // WASD go to the scene at once, not to this button
     },
     "view",
     "walk",
@@ -122,12 +121,9 @@ function render({ model, el }) {
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
-  function onMessage(event) {
-    if (event.source !== iframe.contentWindow) return; // only our own frame
-    const msg = event.data || {};
+  function onMessage(msg) {
     switch (msg.type) {
       case "ready":
-        ready = true;
         sync(true);
         post({ type: "view", view: model.get("view") });
         post({ type: "mode", mode: model.get("mode") });
@@ -154,13 +150,19 @@ function render({ model, el }) {
         break;
     }
   }
-  window.addEventListener("message", onMessage);
   const unguard = guardKeys(root);
-
+  let frame = null;
   function loadPage() {
-    ready = false;
-    iframe.style.height = `${model.get("height")}px`;
-    iframe.srcdoc = model.get("_page");
+    frame?.dispose();
+    view.style.height = `${model.get("height")}px`;
+    frame = createFrame(view, {
+      page: () => model.get("_page"),
+      title: "vibedraw world",
+      onMessage,
+      // Builds may run long here (many objects): no watchdog; a navigation still stops it.
+      watchdog: false,
+      onFailure: (failure) => model.send({ type: "error", message: failure.message }),
+    });
   }
   const handlers = {
     "change:objects": () => sync(),
@@ -174,7 +176,7 @@ function render({ model, el }) {
       post({ type: "mode", mode: model.get("mode") });
     },
     "change:selected": () => post({ type: "select", id: model.get("selected") }),
-    "change:height": () => (iframe.style.height = `${model.get("height")}px`),
+    "change:height": () => (view.style.height = `${model.get("height")}px`),
     "change:_page": loadPage,
     "msg:custom": (msg) => {
       if (msg && msg.type === "ping") model.send({ type: "pong", id: msg.id });
@@ -185,7 +187,7 @@ function render({ model, el }) {
   loadPage();
 
   return () => {
-    window.removeEventListener("message", onMessage);
+    frame?.dispose();
     unguard();
     for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
     root.remove();

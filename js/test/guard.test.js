@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runBuild, runFrameCallbacks } from "../src/preview/build.js";
 import { instrumentLoops, makeGuard } from "../src/preview/guard.js";
-import { PREVIEW_CSP, inlineJson, inlineScript, previewHtml } from "../src/preview/page.js";
+import { lockdown } from "../src/preview/lockdown.js";
+import { RUNTIME_CSP, SHELL_CSP, inlineJson, inlineScript, runtimePage, shellPage } from "../src/preview/page.js";
 
 const G = "__vdGuard();";
 const count = (s) => s.split(G).length - 1;
@@ -81,12 +82,33 @@ test("runBuild returns the Object3D; onFrame callbacks that throw are dropped", 
 });
 
 test("the preview page forbids network access and inlines the runtime safely", () => {
-  assert.match(PREVIEW_CSP, /default-src 'none'/);
-  assert.doesNotMatch(PREVIEW_CSP, /https?:|\*/);
-  const html = previewHtml("var a = '</script><b>';", { code: "return x </script>" });
-  assert.equal(html.match(/<\/script>/g).length, 2); // only the page's own closing tags
-  assert.ok(html.includes(`content="${PREVIEW_CSP}"`));
+  for (const csp of [RUNTIME_CSP, SHELL_CSP]) {
+    assert.match(csp, /default-src 'none'/);
+    assert.doesNotMatch(csp, /https?:|\*|'self'/);
+  }
+  assert.match(RUNTIME_CSP, /frame-src 'none'/); // no nested realm in the runtime
+  assert.match(SHELL_CSP, /frame-src about:(;|$)/); // the runtime frame can go nowhere else
+  const page = runtimePage("var a = '</script><b>';", { mode: "viewer", objects: [{ code: "return x </script>" }] });
+  assert.equal(page.match(/<\/script>/g).length, 2); // only the page's own closing tags
+  assert.ok(page.includes(`content="${RUNTIME_CSP}"`));
+  const shell = shellPage("var s = '</script>';", page, { title: "a <b> title" });
+  assert.equal(shell.match(/<\/script>/g).length, 2);
+  assert.ok(shell.includes(`content="${SHELL_CSP}"`) && !shell.includes("<b>"));
+  const inner = JSON.parse(shell.match(/id="vd-page">(.*?)<\/script>/s)[1]).page;
+  assert.equal(inner, page); // the shell carries the runtime page exactly
   assert.equal(JSON.parse(inlineJson({ code: "</script>" })).code, "</script>");
   assert.equal(inlineScript("a</SCRIPT>"), "a<\\/SCRIPT>");
-  assert.ok(!previewHtml("x", { code: null }).includes('"standalone":true'));
+});
+
+test("lockdown removes every WebRTC constructor for good", () => {
+  class Fake {}
+  const global = { RTCPeerConnection: Fake, webkitRTCPeerConnection: Fake, RTCDataChannel: Fake, RTCRtpSender: Fake, fetch: Fake };
+  const removed = lockdown(global);
+  assert.ok(removed.includes("RTCPeerConnection") && removed.includes("webkitRTCPeerConnection") && removed.includes("RTCRtpSender"));
+  assert.equal(global.RTCPeerConnection, undefined);
+  assert.equal(global.fetch, Fake);
+  assert.throws(() => (global.RTCPeerConnection = Fake), TypeError); // read-only (modules are strict)
+  assert.equal(global.RTCPeerConnection, undefined);
+  assert.throws(() => Object.defineProperty(global, "webkitRTCPeerConnection", { value: Fake }), TypeError);
+  assert.throws(() => delete global.RTCDataChannel, TypeError); // non-configurable
 });

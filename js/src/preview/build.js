@@ -1,7 +1,7 @@
-// Running generated code (docs/protocol.md, Generated code) the one way both scene runtimes do it: the code is
-// the body of `async function build(THREE, ctx)`, its loops carry the guard, build() and
-// every onFrame callback run under a time budget. Used by preview/runtime.js (the
-// SketchPad's frame) and viewer.js (standalone pages, gallery, World).
+// Running generated code (docs/preview.md): the code is the body of
+// `async function build(THREE, ctx)`, its loops carry the guard, build() and every
+// onFrame callback run under a time budget. Used by the scene runtime (runtime.js) in
+// every mode.
 import { instrumentLoops } from "./guard.js";
 
 const AsyncFunction = (async () => {}).constructor;
