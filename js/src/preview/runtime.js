@@ -95,7 +95,7 @@ async function parseGlb(buffer) {
   return (await new GLTFLoader().parseAsync(buffer, "")).scene;
 }
 
-/** One object description (docs/preview.md, "Objects") as an Object3D. */
+/** One object description (docs/preview.md, "Configuration": `objects`) as an Object3D. */
 async function buildObject(spec, ctx) {
   if (spec.kind === "glb") return parseGlb(spec.buffer || (await gunzipBase64(spec.glb_gzip)));
   return runBuild(THREE, String(spec.code ?? ""), ctx, guard, BUILD_BUDGET_MS);
