@@ -208,7 +208,7 @@ def test_the_installed_command_runs_the_offline_providers_end_to_end(tmp_path):
     assert "2/2" in done.stderr  # the tqdm bar
     for name in ("scene_snowman_00", "triangle_00"):
         assert (tmp_path / f"{name}.glb").read_bytes()[:4] == b"glTF"
-        assert "vibedraw-config" in (tmp_path / f"{name}.html").read_text()
+        assert 'id="vd-page"' in (tmp_path / f"{name}.html").read_text()  # a shell page
 
 
 def test_an_unusable_out_is_refused_before_any_work(tmp_path, capsys):

@@ -328,10 +328,9 @@ def test_pad_draws_makes_3d_and_a_mesh_cancels_and_keeps_results(host, servers, 
         wait_until(lambda: cell_text(page, 3).startswith("# vibedraw"), 30, "set_next_input")
         assert cell_text(page, 3) == inserted
 
-    if unsized:
-        # The frame is made before the pad is laid out and no resize event reaches it
-        # (every host here, marimo included); issue 14 sizes the canvas by a ResizeObserver.
-        pytest.xfail("issue 14: the preview canvas stays 1x1: " + "; ".join(unsized))
+    # The frame is made before the pad is laid out (every host here, marimo included): the
+    # runtime sizes its canvas from the frame's real box (docs/preview.md).
+    assert not unsized, "the preview canvas stayed 1x1: " + "; ".join(unsized)
 
 
 @pytest.fixture(scope="module")
@@ -366,8 +365,7 @@ def test_voila_page_of_the_quickstart_draws_and_makes_3d(voila, page):
     make(page, "Make 3D")
     assert "THREE" in page.locator(".vd-code").text_content()
     pixels = canvas_pixels(page)
-    if pixels["width"] <= 1 or pixels["height"] <= 1:
-        pytest.xfail(f"issue 14: the preview canvas stays 1x1: {pixels}")
+    assert pixels["width"] > 1 and pixels["height"] > 1, f"the canvas stayed 1x1: {pixels}"
     assert pixels["drawn"] > 500, pixels
 
 
@@ -430,5 +428,4 @@ def test_result_gallery_and_world_displays_draw(host, servers, page):
             unsized.append(f"{iframe}: {pixels}")
         else:
             assert pixels["drawn"] > 500, f"{iframe} drew nothing: {pixels}"
-    if unsized:
-        pytest.xfail("issue 14: a 3D view's canvas stays 1x1: " + "; ".join(unsized))
+    assert not unsized, "a 3D view's canvas stayed 1x1: " + "; ".join(unsized)

@@ -16,6 +16,7 @@ import contextlib
 import copy
 import io
 import threading
+import uuid
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -175,8 +176,15 @@ class SketchPad(anywidget.AnyWidget):
     _kinds = traitlets.Dict(
         TASK_TYPE_OF, read_only=True, help="Kind → task type, for the front end (kinds.py)."
     ).tag(sync=True)
+    _pad_id = traitlets.Unicode(
+        help="This pad's id: its views in the browser share one controller by it."
+    ).tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)
     can_redo = traitlets.Bool(False).tag(sync=True)
+
+    @traitlets.default("_pad_id")
+    def _new_pad_id(self) -> str:
+        return uuid.uuid4().hex
 
     def __init__(
         self,

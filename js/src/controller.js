@@ -18,6 +18,29 @@ function uuid() {
 
 export const busy = (status) => status === "pending" || status === "running";
 
+// One controller per widget, shared by its views. Keyed by the pad's own id (a synced
+// trait), not by the model object: anywidget may hand `initialize` and each `render` a
+// different proxy of the same model, and two controllers would both follow its task.
+const controllers = new Map();
+
+/** The controller of the widget behind `model` (made on first use). */
+export function controllerFor(model, options) {
+  const key = model.get("_pad_id") || model;
+  let c = controllers.get(key);
+  if (!c) {
+    c = new Controller(model, options);
+    controllers.set(key, c);
+  }
+  return c;
+}
+
+/** Dispose of the controller of the widget behind `model` (its model was closed). */
+export function releaseController(model) {
+  const key = model.get("_pad_id") || model;
+  controllers.get(key)?.dispose();
+  controllers.delete(key);
+}
+
 export class Controller {
   constructor(model, { serverInfo = findServer() } = {}) {
     this.model = model;

@@ -4,7 +4,7 @@
 // status, code pane, keyboard guard. What the actions and the code pane may offer comes
 // from padstate.js, a pure function of the synced state.
 import "./sketchpad.css";
-import { Controller, busy } from "./controller.js";
+import { busy, controllerFor, releaseController } from "./controller.js";
 import { DrawingSurface, imageFileToPng } from "./draw/canvas.js";
 import { emptySketch, normalizeSketch, parseSketchFile } from "./draw/strokes.js";
 import { CodeEditor } from "./editor.js";
@@ -12,7 +12,6 @@ import { focusNotebook, guardKeys } from "./keys.js";
 import { downloadName, padView } from "./padstate.js";
 import { createPreview, download, standaloneHtml } from "./preview/host.js";
 
-const controllers = new WeakMap();
 const PALETTE = [
   ["#1e1e1e", "black"],
   ["#e03131", "red"],
@@ -39,21 +38,9 @@ function el(tag, attrs = {}, ...children) {
 const button = (text, attrs = {}) => el("button", { type: "button", class: "vd-btn", text, ...attrs });
 const isDark = () => document.body?.dataset?.jpThemeLight === "false";
 
-function controllerFor(model) {
-  let c = controllers.get(model);
-  if (!c) {
-    c = new Controller(model);
-    controllers.set(model, c);
-  }
-  return c;
-}
-
 function initialize({ model }) {
-  const controller = controllerFor(model);
-  return () => {
-    controller.dispose();
-    controllers.delete(model);
-  };
+  controllerFor(model);
+  return () => releaseController(model);
 }
 
 // -- shared view state ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Controller } from "../src/controller.js";
+import { Controller, controllerFor, releaseController } from "../src/controller.js";
 
 /** Enough of an anywidget model for the controller: traits, events, sent messages. */
 function fakeModel(traits = {}) {
@@ -100,4 +100,17 @@ test("To cell: the kernel's code goes below the pad's cell, else to the clipboar
   }
   assert.deepEqual(copied, ["y = 2"]);
   assert.match(bare.notice, /clipboard/);
+});
+
+test("two proxies of one widget's model (initialize and render) share one controller", async () => {
+  const a = fakeModel({ _pad_id: "pad-1" });
+  const b = { ...a, get: a.get }; // another object, the same widget
+  const first = controllerFor(a, { serverInfo: null });
+  assert.equal(controllerFor(b, { serverInfo: null }), first);
+  const other = controllerFor(fakeModel({ _pad_id: "pad-2" }), { serverInfo: null });
+  assert.notEqual(other, first);
+  await first.ready;
+  assert.equal(a.sent.filter((m) => m.type === "ready").length, 1);
+  releaseController(a);
+  assert.notEqual(controllerFor(b, { serverInfo: null }), first);
 });

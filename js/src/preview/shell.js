@@ -58,8 +58,10 @@
     document.body.appendChild(f);
   }
 
-  // Focus given to the shell (the World's Walk button) goes on to the runtime's scene.
+  // Focus given to the shell (the World's Walk button) goes on to the runtime's scene;
+  // Escape here, as in the runtime, hands focus back to the notebook.
   window.addEventListener("focus", () => frame?.focus());
+  window.addEventListener("keydown", (event) => event.key === "Escape" && up({ type: "escape" }));
   window.addEventListener("message", (event) => {
     const msg = event.data;
     if (!msg || typeof msg !== "object") return;
