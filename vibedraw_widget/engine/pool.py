@@ -13,12 +13,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import ctypes
 import multiprocessing.context
 import multiprocessing.spawn
 import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -103,17 +100,16 @@ def _die_with_parent(parent: int) -> None:
     """End this pool worker when the process that started it dies, by any signal.
 
     A killed parent (``kill -9`` of a ``vibedraw worker`` or a server) cannot shut its pool
-    down, and the orphans would keep their memory (~100 MB each) forever. On Linux the
-    kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a thread
-    watches the parent id. The check after ``prctl`` covers a parent that died before it.
+    down, and the orphans would keep their memory (~100 MB each) forever. A daemon thread
+    watches the parent id and exits within a second of the parent's death.
+
+    Not ``PR_SET_PDEATHSIG``: Linux sends it when the *thread* that spawned the worker
+    ends, and workers are spawned from short-lived threads (see :meth:`CpuPool.run`); a
+    worker killed that way while it holds the call queue's lock leaves the others unable
+    to read their stop sentinel, and the interpreter then hangs at exit.
     """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
-                if os.getppid() != parent:
-                    os._exit(1)
-                return
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -121,9 +117,6 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="vibedraw-parent-watch", daemon=True).start()
-
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _yield_cpu() -> None:
