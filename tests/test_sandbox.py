@@ -359,10 +359,13 @@ def test_hostile_code_reaches_nothing_outside(surface, browser, site, outside):
     assert log["webrtc"].startswith("threw") and log["webrtc-webkit"].startswith("threw")
     assert log["webrtc-restore"].startswith("threw")  # non-configurable: cannot be put back
     assert not log["child-realm-rtc"].startswith("ran"), log["child-realm-rtc"]
+    for refused in ("iframe-src", "iframe-srcdoc", "object", "prefetch"):  # lockdown.js
+        assert log[refused] == "threw SecurityError", (refused, log[refused])
     assert outside.hits == [], f"{surface}: requests reached the outside server"
-    # Chromium still opens one TCP connection (DNS + handshake, no request: nothing sent)
-    # to the target of a blocked <iframe src> or meta refresh before refusing the load; no
-    # page-level setting stops that (docs/preview.md, "What is left").
+    # Chromium opens a TCP connection (DNS + handshake, no request: nothing sent) to the
+    # target of a navigation it then refuses. The runtime refuses framing elements (iframe,
+    # meta refresh, link hints) outright, so only self-navigation (`location.href`, which
+    # page code cannot take away) is left (docs/preview.md, "Sandbox").
     assert outside.connections <= 1, f"{surface}: {outside.connections} connections"
     assert outside.packets == [], f"{surface}: UDP packets reached the STUN target"
 

@@ -6,7 +6,7 @@
 //   world    objects placed by hand (transform gizmo), walk view, export; driven by messages
 // It talks only to its parent (the shell) by postMessage; every message it sends carries
 // the frame's secret (its window name, read and cleared before any generated code runs).
-import { lockdown } from "./lockdown.js";
+import { lockdown, lockdownFraming } from "./lockdown.js";
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { TransformControls } from "three/addons/controls/TransformControls.js";
@@ -26,6 +26,7 @@ import {
 } from "./stage.js";
 
 lockdown(window);
+lockdownFraming(window);
 const secret = window.name;
 window.name = "";
 const holder = document.getElementById("vd-config");
