@@ -167,6 +167,8 @@ def test_keys_stay_in_the_pad_and_the_world_and_escape_returns_to_the_notebook(l
     box = canvas.bounding_box()
     page.mouse.click(box["x"] + 40, box["y"] + 30)
     page.locator(".vd-text-input").wait_for()
+    # The field takes focus on the next task (the press must not take it back): type then.
+    page.wait_for_function("document.activeElement?.classList.contains('vd-text-input')")
     page.keyboard.type("dab")
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.classList.contains('vd-canvas-live')")
