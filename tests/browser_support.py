@@ -138,26 +138,17 @@ def run_lab(
         cwd=root,
     )
     lab = Lab(f"http://127.0.0.1:{port}/", token, root, process)
-    deadline = time.monotonic() + timeout
     try:
-        while True:  # wait until the server answers (or died)
-            if process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited: see {log_path}")
-            try:
-                if httpx.get(lab.api("api/status"), headers=lab.headers(), timeout=2).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"jupyter lab did not start within {timeout}s: see {log_path}")
-            time.sleep(0.2)  # polling the server's readiness, not synchronising with it
+        wait_until_up(
+            process,
+            lambda: httpx.get(lab.api("api/status"), headers=lab.headers(), timeout=2).is_success,
+            "jupyter lab",
+            timeout,
+            log_path,
+        )
         yield lab
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
         shutil.rmtree(state, ignore_errors=True)
 
@@ -182,27 +173,45 @@ def serve(
     }
     log = log_path.open("w")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{args[:4]} exited: see {log_path}")
-            try:
-                if httpx.get(ready_url or url, timeout=2).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} did not answer within {timeout}s: see {log_path}")
-            time.sleep(0.2)  # polling the server's readiness, not synchronising with it
+        wait_until_up(
+            process,
+            lambda: httpx.get(ready_url or url, timeout=2).status_code < 500,
+            f"{args[:4]} ({url})",
+            timeout,
+            log_path,
+        )
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
+
+
+def wait_until_up(
+    process: subprocess.Popen, answers: Any, what: str, timeout: float, log_path: Path
+) -> None:
+    """Poll ``answers()`` until it is true; raise if ``process`` exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: see {log_path}")
+        try:
+            if answers():
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not answer within {timeout}s: see {log_path}")
+        time.sleep(0.2)  # polling the server's readiness, not synchronising with it
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate ``process``, killing it if it has not ended 20 s later."""
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def execute(lab: Lab, kernel_id: str, code: str, timeout: float = 60) -> str:
