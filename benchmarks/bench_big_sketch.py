@@ -155,6 +155,7 @@ def main() -> None:
     print(f"idle           n={i['n']:4d}  p50 {i['p50']:6.1f} ms  p99 {i['p99']:6.1f} ms")
     print(f"while posting  n={p['n']:4d}  p50 {p['p50']:6.1f} ms  p99 {p['p99']:6.1f} ms")
     print(f"task running   n={r['n']:4d}  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms")
+    print("slowest while posting:", [round(v, 1) for v in sorted(posting)[-6:]])
     print(f"p99 while posting / idle: {p['p99'] / i['p99']:.2f}x (goal: at most 2x)")
     print(f"p99 while the task runs / idle: {r['p99'] / i['p99']:.2f}x")
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
+import pickle
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,8 @@ import websockets
 from httpx_sse import aconnect_sse
 
 from tests.providers_for_tests import release
+from vibedraw_widget.server.parsing import LARGE_BODY, parse_large_body, unpack_checked_sketch
+from vibedraw_widget.sketch import validate_sketch
 
 DATA = Path(__file__).parent / "data"
 
@@ -262,6 +266,45 @@ async def test_too_many_points_answer_400(api_url, auth):
     response = await post(api_url, auth, "queue/3d", {"sketch": {"strokes": [stroke]}})
     assert response.status_code == 400
     assert "sketch.strokes[0].points" in response.json()["message"]
+
+
+def scribble(points: int) -> dict:
+    """A sketch of ``points`` points in strokes of 20,000, as JSON numbers with decimals."""
+    strokes, left = [], points
+    while left:
+        n = min(left, 20_000)
+        strokes.append({"points": [[i % 640 + 0.25, i % 480 + 0.5, 0.75] for i in range(n)]})
+        left -= n
+    return {"width": 640, "height": 480, "strokes": strokes}
+
+
+@pytest.mark.parametrize("points", [100, 60_000])
+async def test_a_large_sketch_is_checked_off_the_loop_and_arrives_whole(
+    api_url, auth, engine, points
+):
+    """Over LARGE_BODY the body is parsed in the body pool and unpacked on the loop: the
+    provider gets exactly the sketch ``validate_sketch`` gives for a small body."""
+    sketch = scribble(points)
+    body = {"sketch": sketch, "provider": "scripted"}
+    assert (len(json.dumps(body)) >= LARGE_BODY) == (points > 100)
+    response = await post(api_url, auth, "queue/improve", body)
+    assert response.status_code == 200, response.text
+    event = await finished(engine, response.json()["task_id"])
+    assert event.type == "complete", event.data
+    assert json.loads(json.dumps(event.data["sketch"])) == validate_sketch(sketch)
+
+
+def test_an_unpacked_sketch_gives_the_collector_nothing_to_track_and_pickles_as_lists():
+    body = json.dumps({"sketch": scribble(30_000), "prompt": "p"}).encode()
+    rest, packed = parse_large_body(body)
+    sketch = asyncio.run(unpack_checked_sketch(packed))
+    expected = validate_sketch(json.loads(body)["sketch"])
+    assert rest == {"prompt": "p"} and json.loads(json.dumps(sketch)) == expected
+    points = [p for s in sketch["strokes"] for p in s["points"]]
+    assert len(points) == 30_000
+    gc.collect()  # a tuple of floats is untracked once the collector has seen it
+    assert not any(gc.is_tracked(p) for p in points)
+    assert pickle.loads(pickle.dumps(sketch)) == expected  # a worker gets plain lists
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ from .parsing import (
     parse_large_body,
     queue_spec,
     trellis_spec,
-    unpack_sketch,
+    unpack_checked_sketch,
 )
 
 AUTH_RESOURCE = "vibedraw_widget:tasks"
@@ -146,7 +146,7 @@ class VibeDrawAPIHandler(VibeDrawMixin, APIHandler):
         pool = self.extensionapp.body_pool  # type: ignore[attr-defined]
         body, sketch = await pool.run(parse_large_body, raw)
         if sketch is not None:
-            body["sketch"] = await asyncio.to_thread(unpack_sketch, sketch)
+            body["sketch"] = await unpack_checked_sketch(sketch)
         return body
 
     async def submit(self, build: Any, *args: Any) -> TaskSpec:
