@@ -315,7 +315,8 @@ def probe_frame(page):
 
 
 def run_surface(surface: str, browser, site, outside):
-    """Load one surface and let the probe run: its log (before it tries to leave) and the page."""
+    """Load one surface and let the probe run: its log and the outside's connection count
+    before it tries to leave, and the page."""
     root, url = site
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     outside.reset()
@@ -343,9 +344,10 @@ def run_surface(surface: str, browser, site, outside):
     assert frame is not None, f"the probe never ran on {surface}"
     time.sleep(SETTLE_S)  # late attempts: ICE gathering, retries
     log = frame.evaluate("window.__vdProbe")
+    connections = outside.connections
     frame.evaluate("window.__vdGo = true")
     time.sleep(SETTLE_S)
-    return log, page
+    return log, connections, page
 
 
 SURFACES = ["pad", "result", "gallery", "world", "saved-file", "pad-download"]
@@ -355,17 +357,18 @@ SURFACES = ["pad", "result", "gallery", "world", "saved-file", "pad-download"]
 def test_hostile_code_reaches_nothing_outside(surface, browser, site, outside):
     root, _ = site
     (root / "probe.js").write_text(probe_code(outside.port, outside.udp_port))
-    log, page = run_surface(surface, browser, site, outside)
+    log, connections_before_leaving, page = run_surface(surface, browser, site, outside)
     assert log["webrtc"].startswith("threw") and log["webrtc-webkit"].startswith("threw")
     assert log["webrtc-restore"].startswith("threw")  # non-configurable: cannot be put back
     assert not log["child-realm-rtc"].startswith("ran"), log["child-realm-rtc"]
     for refused in ("iframe-src", "iframe-srcdoc", "object", "prefetch"):  # lockdown.js
         assert log[refused] == "threw SecurityError", (refused, log[refused])
     assert outside.hits == [], f"{surface}: requests reached the outside server"
-    # Chromium opens a TCP connection (DNS + handshake, no request: nothing sent) to the
-    # target of a navigation it then refuses. The runtime refuses framing elements (iframe,
-    # meta refresh, link hints) outright, so only self-navigation (`location.href`, which
-    # page code cannot take away) is left (docs/preview.md, "Sandbox").
+    # Every probe but the last ones, not even a TCP connection:
+    assert connections_before_leaving == 0, f"{surface}: {connections_before_leaving} connections"
+    # Chromium preconnects to the target of a navigation (DNS + TCP handshake, nothing
+    # sent) before the shell's CSP refuses it, and page code cannot take `location` away:
+    # self-navigation still costs that one connection (docs/preview.md, "Sandbox").
     assert outside.connections <= 1, f"{surface}: {outside.connections} connections"
     assert outside.packets == [], f"{surface}: UDP packets reached the STUN target"
 
