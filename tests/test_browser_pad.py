@@ -403,6 +403,11 @@ def test_pad_and_world_are_readable_in_the_light_and_dark_themes(lab, page):
             crop = page.locator(toolbar).first.screenshot()
             assert background_pixels_differ(crop) > 200, f"{theme} {widget}: the toolbar is blank"
             assert background_pixels_differ(shot) > 2000
+        # The World's scene follows the theme too (its corner is the scene's background).
+        page.wait_for_selector(f".vd-world-view[data-theme='{slug}']", timeout=30_000)
+        scene = Image.open(io.BytesIO(page.locator(".vd-world-view").screenshot()))
+        corner = scene.convert("RGB").getpixel((6, 6))
+        assert (min(corner) > 200) if slug == "light" else (max(corner) < 60), (theme, corner)
 
 
 LAYOUT = """(width) => {

@@ -11,6 +11,7 @@ import { CodeEditor } from "./editor.js";
 import { focusNotebook, guardKeys } from "./keys.js";
 import { downloadName, padView } from "./padstate.js";
 import { createPreview, download, standaloneHtml } from "./preview/host.js";
+import { isDark, watchTheme } from "./theme.js";
 
 const PALETTE = [
   ["#1e1e1e", "black"],
@@ -36,7 +37,6 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const button = (text, attrs = {}) => el("button", { type: "button", class: "vd-btn", text, ...attrs });
-const isDark = () => document.body?.dataset?.jpThemeLight === "false";
 
 function initialize({ model }) {
   controllerFor(model);
@@ -271,10 +271,7 @@ function previewPart(pad) {
     },
   });
   pad.cleanups.push(() => preview.dispose());
-  // JupyterLab switches themes live: the preview follows (body[data-jp-theme-light]).
-  const themeWatch = new MutationObserver(() => preview.setDark(isDark()));
-  if (document.body) themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
-  pad.cleanups.push(() => themeWatch.disconnect());
+  pad.cleanups.push(watchTheme((dark) => preview.setDark(dark))); // JupyterLab switches live
 
   let shownVersion = -1;
   const show = () => {

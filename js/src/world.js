@@ -12,6 +12,7 @@
 
 import { focusNotebook, guardKeys } from "./keys.js";
 import { createFrame } from "./preview/frame.js";
+import { isDark, watchTheme } from "./theme.js";
 
 // JupyterLab's theme variables (light and dark), the pad's colours as fallbacks elsewhere.
 const STYLE = `
@@ -124,6 +125,7 @@ function render({ model, el }) {
   function onMessage(msg) {
     switch (msg.type) {
       case "ready":
+        post({ type: "theme", dark: isDark() });
         sync(true);
         post({ type: "view", view: model.get("view") });
         post({ type: "mode", mode: model.get("mode") });
@@ -146,11 +148,15 @@ function render({ model, el }) {
       case "escape":
         focusNotebook(root);
         break;
+      case "themed": // the scene shows the theme (for tests and styling)
+        view.dataset.theme = msg.dark ? "dark" : "light";
+        break;
       default:
         break;
     }
   }
   const unguard = guardKeys(root);
+  const unwatchTheme = watchTheme((dark) => post({ type: "theme", dark }));
   let frame = null;
   function loadPage() {
     frame?.dispose();
@@ -189,6 +195,7 @@ function render({ model, el }) {
   return () => {
     frame?.dispose();
     unguard();
+    unwatchTheme();
     for (const [name, fn] of Object.entries(handlers)) model.off(name, fn);
     root.remove();
   };

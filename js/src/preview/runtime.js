@@ -469,10 +469,15 @@ async function sceneMode() {
       else if (msg.type === "select") select(msg.id);
       else if (msg.type === "mode" && transform) transform.setMode(msg.mode);
       else if (msg.type === "export") exportWorld(msg.request_id);
+      else if (msg.type === "theme") {
+        stage.setTheme(Boolean(msg.dark));
+        themed = Boolean(msg.dark); // acknowledged once a frame shows it
+      }
     });
   }
 
   let framed = false;
+  let themed = null; // a theme change to acknowledge after the next frame
   const timer = new THREE.Timer();
   renderer.setAnimationLoop((time) => {
     timer.update(time);
@@ -481,6 +486,10 @@ async function sceneMode() {
     else controls.update();
     runFrameCallbacks(frameCallbacks, [dt, timer.getElapsed()], guard, FRAME_BUDGET_MS, (err) => report(`onFrame: ${message(err)}`));
     renderer.render(scene, camera);
+    if (themed !== null) {
+      post({ type: "themed", dark: themed });
+      themed = null;
+    }
     if (!framed && stage.size.width && world.children.length) {
       framed = true;
       post({ type: "frame", width: canvas.width });
