@@ -16,6 +16,7 @@ import websockets
 from httpx_sse import aconnect_sse
 
 from tests.providers_for_tests import release
+from vibedraw_widget.engine.tasks import TaskSpec
 from vibedraw_widget.server.parsing import LARGE_BODY, parse_large_body, unpack_checked_sketch
 from vibedraw_widget.sketch import validate_sketch
 
@@ -305,6 +306,8 @@ def test_an_unpacked_sketch_gives_the_collector_nothing_to_track_and_pickles_as_
     gc.collect()  # a tuple of floats is untracked once the collector has seen it
     assert not any(gc.is_tracked(p) for p in points)
     assert pickle.loads(pickle.dumps(sketch)) == expected  # a worker gets plain lists
+    stored = json.loads(json.dumps(TaskSpec("3d", sketch=sketch).to_dict()))  # a Redis store
+    assert stored["sketch"] == expected
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..errors import VibeDrawError
@@ -83,8 +83,10 @@ class TaskSpec:
         return Request(**{**values, "options": dict(self.options)})
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (the image as base64)."""
-        data = asdict(self)
+        """JSON-able form (the image as base64), for :func:`json.dumps` at once: it shares
+        the sketch and options with the spec rather than deep-copying them (``asdict``
+        took half a second over a 200,000-point sketch, on the event loop)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["image"] = base64.b64encode(self.image).decode() if self.image else None
         return data
 
