@@ -1,7 +1,8 @@
 """Does a 200,000-point sketch stop the server answering everyone else while it is posted?
 
 Starts a jupyter-server with the extension (default settings: bodies from 256 KiB on are
-parsed and checked in the engine's process pool), then probes an unrelated SSE stream
+parsed and checked in a process of their own, then unpacked on the event loop a chunk at
+a time; docs/architecture.md, "Where a task runs"), then probes an unrelated SSE stream
 (subscribe to a finished task, time to its first event, every 20 ms):
 
 1. idle, for ``--probe-seconds``;
@@ -11,7 +12,8 @@ parsed and checked in the engine's process pool), then probes an unrelated SSE s
    the answer (the parse and the check happen in that window); ``--rounds`` times;
 3. for comparison, while the task that POST started runs (recognising 200,000 points).
 
-Reports p50 / p99 of each and the ratio of the POST window's p99 to idle (goal: ≤ 2×).
+Reports p50 / p99 of each, the slowest samples while posting, and the ratio of the POST
+window's p99 to idle (goal: ≤ 2×).
 
     python benchmarks/bench_big_sketch.py [--rounds 3] [--probe-seconds 5]
 """
