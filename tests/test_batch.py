@@ -392,10 +392,11 @@ def test_saved_html_is_a_sandboxed_offline_viewer_that_renders_in_chromium(bg, t
             assert page.evaluate("document.body.dataset.status") == "ready", path.name
             assert "default-src 'none'" in page.content()
         assert page.locator("iframe").get_attribute("sandbox") == "allow-scripts"
-        shown = page.frames[1].evaluate("window.vibedraw.cells.length")  # the runtime frame
+        shown = page.frames[1].evaluate("async () => (await window.vibedraw.state()).cells")
         browser.close()
     assert shown == 2  # the failed result has a cell with its error, no 3D view
-    assert all(url.startswith(("file://", "about:")) for url in requests)  # no network at all
+    # No network at all: the pages, and the runtime's Worker made from its own text.
+    assert all(url.startswith(("file://", "about:", "blob:null/")) for url in requests)
 
 
 def test_a_result_is_named_by_its_file_else_its_prompt_or_the_sketchs_labels():
@@ -439,9 +440,12 @@ def test_a_result_names_its_provider_and_what_answered(bg):
         code.save(Path("unused.glb"))
 
 
-def test_previews_beyond_the_browsers_webgl_limit_say_so_and_come_back(bg):
+def test_previews_beyond_the_old_webgl_limit_all_draw_and_a_lost_one_comes_back(bg):
+    """A page keeps about 16 WebGL contexts and drops the oldest beyond that; each view's
+    context now lives in its own Worker, so 17 views all draw. A view whose context is
+    lost anyway says so, and comes back on a click."""
     playwright = pytest.importorskip("playwright.sync_api")
-    from tests.browser_support import launch_chromium
+    from tests.browser_support import background_pixels_differ, launch_chromium
     from vibedraw_widget import viewer
 
     fragment = viewer.iframe(generate(sketch(), kind="model", engine=bg).to_html(), 60)
@@ -455,10 +459,15 @@ def test_previews_beyond_the_browsers_webgl_limit_say_so_and_come_back(bg):
             page.wait_for_function(f"() => document.querySelectorAll('iframe').length === {_ + 1}")
             # Each shell mirrors its runtime frame's status on its own body.
             page.main_frame.child_frames[-1].wait_for_function(settled, timeout=60_000)
-        first = page.main_frame.child_frames[0]
-        first.wait_for_function("document.body.dataset.status === 'paused'", timeout=30_000)
-        runtime = first.child_frames[0]
-        assert "more 3D views than the browser keeps" in runtime.inner_text("#vibedraw-paused")
+        shells = page.main_frame.child_frames
+        assert [s.evaluate("document.body.dataset.status") for s in shells] == ["ready"] * 17
+        page.wait_for_timeout(300)
+        first = page.locator("iframe").first.screenshot()
+        assert background_pixels_differ(first) > 500, "the oldest view drew nothing"
+        runtime = shells[0].child_frames[0]
+        runtime.evaluate("window.vibedraw.loseContext()")
+        shells[0].wait_for_function("document.body.dataset.status === 'paused'", timeout=30_000)
+        assert "took its graphics context away" in runtime.inner_text("#vibedraw-paused")
         runtime.click("#vibedraw-paused")  # the shell makes a fresh runtime, which shows it again
-        first.wait_for_function("document.body.dataset.status === 'ready'", timeout=60_000)
+        shells[0].wait_for_function("document.body.dataset.status === 'ready'", timeout=60_000)
         browser.close()

@@ -208,7 +208,7 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     before = preview_pixels(page)
     frames = int(page.locator(".vd-preview").get_attribute("data-frames"))
     preview = runtime_frame(page)
-    camera = "window.vibedraw.camera.position.toArray()"
+    camera = "async () => (await window.vibedraw.state()).camera"
     seen_from = preview.evaluate(camera)
     page.get_by_label("Prompt").fill("make it bigger")
     page.get_by_role("button", name="Edit").click()
@@ -241,10 +241,7 @@ def test_draw_make_3d_then_make_mesh(lab, page):
     # replaces its frame and shows the mesh again.
     frames = int(page.locator(".vd-preview").get_attribute("data-frames"))
     preview = runtime_frame(page)
-    preview.evaluate(
-        "document.querySelector('canvas').getContext('webgl2')"
-        ".getExtension('WEBGL_lose_context').loseContext()"
-    )
+    preview.evaluate("window.vibedraw.loseContext()")  # in the Worker that renders
     wait_for_frames(page, frames)
     assert preview_pixels(page) > 500
 

@@ -255,6 +255,30 @@ def test_the_world_widget_builds_code_in_the_sandbox_and_sends_its_glb_back(tmp_
             "window.sent.some(m => m.content.type === 'object-glb')", timeout=30_000
         )
         sent = page.evaluate("window.sent")
+        # The scene renders in a Worker; input reaches it through the page: a drag turns
+        # the camera (OrbitControls), a click on an object selects it (picking).
+        runtime = next(f for f in page.frames if f.evaluate("Boolean(window.vibedraw)"))
+        camera = "async () => (await window.vibedraw.state()).camera"
+        box = frame.bounding_box()
+        before = runtime.evaluate(camera)
+        page.mouse.move(box["x"] + 20, box["y"] + 20)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 120, box["y"] + 40, steps=8)
+        page.mouse.up()
+        deadline = time.monotonic() + 10  # the camera moves in the worker's next frames
+        while runtime.evaluate(camera) == before and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert runtime.evaluate(camera) != before, "a drag did not turn the camera"
+        state = "async () => await window.vibedraw.state()"
+        selected = None
+        for fx, fy in [(x, y) for x in (0.5, 0.4, 0.6, 0.3, 0.7) for y in (0.5, 0.4, 0.6, 0.3)]:
+            page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            # The worker handles the click before it answers (messages keep their order).
+            selected = runtime.evaluate(state)["selected"]
+            if selected:
+                break
+        page.wait_for_function(f"window.model.get('selected') === {json.dumps(selected)}")
+        assert selected in (mesh_id, tower_id), "no click on the scene selected an object"
         # Switching to the walk view reaches the frame without errors.
         page.evaluate("window.model.set('view', 'walk')")
         errors = [m for m in page.evaluate("window.sent") if m["content"]["type"] == "error"]

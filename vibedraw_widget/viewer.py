@@ -78,12 +78,13 @@ _BOOT = (
     "(async()=>{const e=document.getElementById('vd-runtime'),b=e.textContent;e.remove();"
     "const z=Uint8Array.from(atob(b),c=>c.charCodeAt(0));"
     "const s=new Blob([z]).stream().pipeThrough(new DecompressionStream('gzip'));"
-    "(0,eval)(await new Response(s).text());})().catch(e=>{"
+    "window.__vdRuntime=await new Response(s).text();(0,eval)(window.__vdRuntime);})().catch(e=>{"
     "const p=document.createElement('pre');p.textContent='could not start the viewer: '+e;"
     "document.body.appendChild(p);document.body.dataset.status='error';"
     "parent.postMessage({type:'status',status:'error'},'*');});"
 )
-"""Unpacks and runs the runtime (gzip is native to browsers: DecompressionStream)."""
+"""Unpacks and runs the runtime (gzip is native to browsers: DecompressionStream), keeping
+its text in ``window.__vdRuntime`` for the Worker it starts (as page.js's boot does)."""
 
 
 def _json_text(data: Any) -> str:

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runBuild, runFrameCallbacks } from "../src/preview/build.js";
 import { instrumentLoops, makeGuard } from "../src/preview/guard.js";
-import { lockdown } from "../src/preview/lockdown.js";
+import { DocumentProxy, ElementProxy } from "../src/preview/proxy.js";
 import { RUNTIME_CSP, SHELL_CSP, inlineJson, inlineScript, runtimePage, shellPage } from "../src/preview/page.js";
 
 const G = "__vdGuard();";
@@ -87,9 +87,10 @@ test("the preview page forbids network access and inlines the runtime safely", (
     assert.doesNotMatch(csp, /https?:|\*|'self'/);
   }
   assert.match(RUNTIME_CSP, /frame-src 'none'/); // no nested realm in the runtime
+  assert.match(RUNTIME_CSP, /worker-src blob:(;|$)/); // the scene's Worker, from the runtime's own text
   assert.match(SHELL_CSP, /frame-src about:(;|$)/); // the runtime frame can go nowhere else
   const page = runtimePage("var a = '</script><b>';", { mode: "viewer", objects: [{ code: "return x </script>" }] });
-  assert.equal(page.match(/<\/script>/g).length, 2); // only the page's own closing tags
+  assert.equal(page.match(/<\/script>/g).length, 3); // only the page's own closing tags
   assert.ok(page.includes(`content="${RUNTIME_CSP}"`));
   const shell = shellPage("var s = '</script>';", page, { title: "a <b> title" });
   assert.equal(shell.match(/<\/script>/g).length, 2);
@@ -100,15 +101,28 @@ test("the preview page forbids network access and inlines the runtime safely", (
   assert.equal(inlineScript("a</SCRIPT>"), "a<\\/SCRIPT>");
 });
 
-test("lockdown removes every WebRTC constructor for good", () => {
-  class Fake {}
-  const global = { RTCPeerConnection: Fake, webkitRTCPeerConnection: Fake, RTCDataChannel: Fake, RTCRtpSender: Fake, fetch: Fake };
-  const removed = lockdown(global);
-  assert.ok(removed.includes("RTCPeerConnection") && removed.includes("webkitRTCPeerConnection") && removed.includes("RTCRtpSender"));
-  assert.equal(global.RTCPeerConnection, undefined);
-  assert.equal(global.fetch, Fake);
-  assert.throws(() => (global.RTCPeerConnection = Fake), TypeError); // read-only (modules are strict)
-  assert.equal(global.RTCPeerConnection, undefined);
-  assert.throws(() => Object.defineProperty(global, "webkitRTCPeerConnection", { value: Fake }), TypeError);
-  assert.throws(() => delete global.RTCDataChannel, TypeError); // non-configurable
+test("the worker's element stand-ins take listeners, a box, and events as plain data", () => {
+  const doc = new DocumentProxy();
+  const view = new ElementProxy(doc);
+  view.rect = { left: 10, top: 20, width: 300, height: 200 };
+  assert.equal(view.clientWidth, 300);
+  assert.equal(view.clientHeight, 200);
+  assert.deepEqual(view.getBoundingClientRect(), { left: 10, top: 20, width: 300, height: 200, x: 10, y: 20, right: 310, bottom: 220 });
+  assert.equal(view.ownerDocument, doc);
+  assert.equal(view.getRootNode(), doc);
+  const seen = [];
+  const down = (e) => {
+    e.preventDefault(); // OrbitControls calls these: they must exist
+    seen.push([e.type, e.clientX, e.target === view]);
+  };
+  view.addEventListener("pointerdown", down);
+  view.dispatch({ type: "pointerdown", clientX: 42 });
+  view.dispatch({ type: "pointerup", clientX: 43 }); // no listener: nothing
+  view.removeEventListener("pointerdown", down);
+  view.dispatch({ type: "pointerdown", clientX: 44 });
+  assert.deepEqual(seen, [["pointerdown", 42, true]]);
+  const keys = [];
+  doc.addEventListener("keydown", (e) => keys.push(e.key));
+  doc.dispatch({ type: "keydown", key: "w" });
+  assert.deepEqual(keys, ["w"]);
 });

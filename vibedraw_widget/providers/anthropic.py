@@ -46,9 +46,11 @@ host adds that object to the scene.
 callback, for animation, called as `fn(dt, elapsed)` in seconds). The host owns the \
 scene, the camera, the lights, the OrbitControls and the render loop: do not create a \
 renderer, a camera, lights or a loop.
-- No imports, no `require`, no network, no DOM beyond what `ctx` gives. Only the core \
-geometries and materials of the `THREE` object passed in (current API: `BoxGeometry`, \
-not `BoxBufferGeometry`; no `THREE.Geometry`; no addons, loaders or textures from URLs).
+- The code runs in a Web Worker: there is no `document`, `window` or DOM at all, and \
+`renderer.domElement` is an OffscreenCanvas. No imports, no `require`, no network. Only \
+the core geometries and materials of the `THREE` object passed in (current API: \
+`BoxGeometry`, not `BoxBufferGeometry`; no `THREE.Geometry`; no addons, loaders or \
+textures from URLs; draw a texture on `new OffscreenCanvas(w, h)` if you need one).
 - Centre the object near the origin, about 2 units across, y up. Prefer \
 `MeshStandardMaterial` with colours that match the drawing.
 

@@ -22,7 +22,7 @@ const BASE_CSP = [
   "media-src data: blob:",
   "connect-src data: blob:",
   "font-src data:",
-  "worker-src 'none'",
+  "worker-src blob:", // the scene runs in a Worker made from the runtime's own text
   "object-src 'none'",
   "form-action 'none'", // no exfiltration by form submission
   "base-uri 'none'",
@@ -49,6 +49,12 @@ export function inlineJson(value) {
 
 const escapeText = (text) => String(text).replace(/[<&"]/g, "");
 
+// Runs the runtime, keeping its text for the worker it starts (window.js). A saved page
+// carries it gzipped and unpacks it first (viewer.py), then does the same.
+const BOOT =
+  "{const e=document.getElementById('vd-runtime');window.__vdRuntime=e.textContent;e.remove();" +
+  "(0,eval)(window.__vdRuntime);}";
+
 /**
  * The runtime page: `runtime` is the bundled runtime (three.js + addons) source; `config`
  * follows docs/preview.md (mode, dark, objects, …).
@@ -62,7 +68,8 @@ export function runtimePage(runtime, config = {}) {
 <style>html,body{margin:0;height:100%;overflow:hidden;background:${bg}}canvas{display:block;width:100%;height:100%;touch-action:none}</style>
 </head><body>
 <script type="application/json" id="vd-config">${inlineJson(config)}</script>
-<script>${inlineScript(runtime)}</script>
+<script type="text/plain" id="vd-runtime">${inlineScript(runtime)}</script>
+<script>${BOOT}</script>
 </body></html>`;
 }
 

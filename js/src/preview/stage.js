@@ -70,48 +70,15 @@ export function fitCamera(camera, controls, box) {
 }
 
 /**
- * Size the canvas from the page's real box whenever it changes: a ResizeObserver, the
- * window's resize, and again when the page becomes visible. A frame made while hidden or
- * before layout has no size; sizing it once at start left a 1×1 canvas for good.
- * `onSize(width, height)` gets CSS pixels (0 while there is no layout). Returns a stop
- * function.
+ * A full-view stage in the worker: renderer on `canvas` (an OffscreenCanvas), scene with
+ * lights and ground, camera, orbit controls on `element` (an ElementProxy), sized by
+ * `resize` (CSS pixels, from the page's `watchSize`). `preserveDrawingBuffer` for pages
+ * whose pixels tests read.
  */
-export function watchSize(element, onSize) {
-  let w = -1;
-  let h = -1;
-  const check = () => {
-    const width = element.clientWidth;
-    const height = element.clientHeight;
-    if (width === w && height === h) return;
-    w = width;
-    h = height;
-    onSize(width, height);
-  };
-  const observer = typeof ResizeObserver === "function" ? new ResizeObserver(check) : null;
-  observer?.observe(element);
-  window.addEventListener("resize", check);
-  document.addEventListener("visibilitychange", check);
-  check();
-  return Object.assign(
-    () => {
-      observer?.disconnect();
-      window.removeEventListener("resize", check);
-      document.removeEventListener("visibilitychange", check);
-    },
-    { check },
-  );
-}
-
-/**
- * A full-page view: renderer on its own canvas in `parent`, scene with lights and ground,
- * camera, orbit controls, sized by `watchSize`. `preserveDrawingBuffer` for pages whose
- * pixels tests read.
- */
-export function createStage(parent, { dark = false, ground = true, preserveDrawingBuffer = false } = {}) {
-  const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer });
-  renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+export function createStage(canvas, element, { dark = false, ground = true, preserveDrawingBuffer = false, pixelRatio = 1 } = {}) {
+  const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer });
+  renderer.setPixelRatio(Math.min(2, pixelRatio || 1));
   renderer.outputColorSpace = THREE.SRGBColorSpace;
-  parent.appendChild(renderer.domElement);
   const scene = new THREE.Scene();
   scene.background = new THREE.Color();
   addLights(scene);
@@ -128,7 +95,7 @@ export function createStage(parent, { dark = false, ground = true, preserveDrawi
     renderer.compile(scene, camera);
     grid.visible = false;
   }
-  const controls = new OrbitControls(camera, renderer.domElement);
+  const controls = new OrbitControls(camera, element);
   controls.enableDamping = true;
 
   const stage = {
@@ -136,11 +103,11 @@ export function createStage(parent, { dark = false, ground = true, preserveDrawi
     scene,
     camera,
     controls,
+    element,
     ground: grid,
     size: { width: 0, height: 0 },
     setTheme(isDark) {
       scene.background.set(isDark ? BACKGROUND.dark : BACKGROUND.light);
-      document.body.style.background = isDark ? "#1e1e1e" : "#f5f5f5";
     },
     /** Frame `box` (and put the ground under it; `floor`: a fixed ground height). */
     frame(box, { move = true, floor = null } = {}) {
@@ -150,14 +117,16 @@ export function createStage(parent, { dark = false, ground = true, preserveDrawi
       }
       if (move) fitCamera(camera, controls, box);
     },
+    /** The view's size in CSS pixels (0 while the page has no layout: keep the last one). */
+    resize(width, height) {
+      stage.size = { width, height };
+      element.rect = { ...element.rect, width, height };
+      if (!width || !height) return;
+      renderer.setSize(width, height, false);
+      camera.aspect = width / height;
+      camera.updateProjectionMatrix();
+    },
   };
   stage.setTheme(dark);
-  stage.stopWatching = watchSize(document.documentElement, (width, height) => {
-    stage.size = { width, height };
-    if (!width || !height) return; // no layout yet: keep the last size, try again later
-    renderer.setSize(width, height, false);
-    camera.aspect = width / height;
-    camera.updateProjectionMatrix();
-  });
   return stage;
 }
