@@ -8,6 +8,7 @@ import base64
 import gzip
 import json
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -461,7 +462,14 @@ def test_previews_beyond_the_old_webgl_limit_all_draw_and_a_lost_one_comes_back(
             page.main_frame.child_frames[-1].wait_for_function(settled, timeout=60_000)
         shells = page.main_frame.child_frames
         assert [s.evaluate("document.body.dataset.status") for s in shells] == ["ready"] * 17
-        page.wait_for_timeout(300)
+        # Still views stop drawing (each is drawn on demand), and what they drew stays.
+        asleep = "async () => !(await window.vibedraw.state()).drawing"
+        for shell in shells:
+            runtime = shell.child_frames[0]
+            deadline = time.monotonic() + 30  # the camera settles, then the loop stops
+            while not runtime.evaluate(asleep) and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            assert runtime.evaluate(asleep), "a still view kept drawing"
         first = page.locator("iframe").first.screenshot()
         assert background_pixels_differ(first) > 500, "the oldest view drew nothing"
         runtime = shells[0].child_frames[0]

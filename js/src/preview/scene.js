@@ -72,7 +72,9 @@ export function startScene(global = self) {
 
   global.addEventListener("message", (event) => {
     const msg = event.data || {};
-    env.wake?.(); // a view drawn on demand may be asleep
+    // A view drawn on demand may be asleep: any message that may change what it shows
+    // draws at least one frame (questions about it do not).
+    if (msg.type !== "describe" && msg.type !== "ping") env.wake?.();
     if (msg.type === "input") {
       if (msg.target !== null) views.get(msg.target)?.dispatch(msg.event);
       doc.dispatch(msg.event);
@@ -97,6 +99,29 @@ function onContextLost(canvas, send, pad) {
     event.preventDefault();
     send({ type: pad ? "lost" : "paused" });
   });
+}
+
+/**
+ * Call `step(time)` each animation frame for as long as it returns true (it drew: something
+ * changed or is moving); then sleep until `wake()`. A still view costs nothing, and an idle
+ * worker takes the next message at once. Messages from the page wake the view for at
+ * least one frame (the listener in `startScene`).
+ */
+function onDemand(renderer, step) {
+  let looping = false;
+  const tick = (time) => {
+    if (step(time)) return;
+    renderer.setAnimationLoop(null);
+    looping = false;
+  };
+  const wake = () => {
+    if (looping) return;
+    looping = true;
+    renderer.setAnimationLoop(tick);
+  };
+  wake.drawing = () => looping; // for describe(): a still view is asleep
+  wake();
+  return wake;
 }
 
 /** What tests and the curious may read of a scene (the page's `window.vibedraw.state()`). */
@@ -137,6 +162,7 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
     viewSet = true;
     pendingFrame = { id, started };
     draw(performance.now()); // now, not at the worker's next animation frame (a frame or two later)
+    env.wake(); // and on, while the camera settles
   }
 
   function reportError(id, err, phase) {
@@ -165,26 +191,21 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
     }
   }
 
-  // Drawn on demand: when something changed (a result, the theme, the size, the camera
-  // moving, an animation), not 60 times a second for a still view; an idle worker also
-  // takes the next result at once.
+  // Drawn on demand (onDemand): when something changed (a result, the theme, the size, a
+  // message, the camera moving, an animation), not 60 times a second for a still view.
   let disposed = false;
   let dirty = true;
   const timer = new THREE.Timer();
   let last = 0;
   function draw(time) {
-    if (disposed) return;
+    if (disposed) return false;
     last = Math.max(last, time); // draw() also runs outside the loop, with a later time
     timer.update(last);
     runFrameCallbacks(frameFns, [timer.getDelta(), timer.getElapsed()], guard, FRAME_BUDGET_MS, (err) =>
       reportError(pendingFrame?.id ?? null, err, "frame"),
     );
     const moved = controls.update();
-    if (!moved && !dirty && !frameFns.size && !pendingFrame && themed === null) {
-      renderer.setAnimationLoop(null); // idle until a message or input wakes it
-      looping = false;
-      return;
-    }
+    if (!moved && !dirty && !frameFns.size && !pendingFrame && themed === null) return false;
     dirty = false;
     renderer.render(scene, camera);
     if (themed !== null) {
@@ -196,15 +217,13 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
       pendingFrame = null;
       send({ type: "frame", id, ms: performance.now() + performance.timeOrigin - started, width: canvas.width });
     }
+    return true;
   }
-  let looping = false;
-  const wake = () => {
-    if (looping || disposed) return;
-    looping = true;
-    renderer.setAnimationLoop(draw);
+  const wake = onDemand(renderer, draw);
+  env.wake = () => {
+    dirty = true;
+    if (!disposed) wake();
   };
-  wake();
-  env.wake = wake;
 
   send({ type: "ready" });
   return (msg) => {
@@ -227,7 +246,6 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
         clear();
         viewSet = false;
         if (stage.ground) stage.ground.visible = false;
-        dirty = true;
         break;
       case "theme":
         stage.setTheme(Boolean(msg.dark));
@@ -235,13 +253,12 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
         break;
       case "size":
         stage.resize(msg.width, msg.height);
-        dirty = true;
         break;
       case "ping":
         send({ type: "pong", n: msg.n });
         break;
       case "describe":
-        send({ type: "described", id: msg.id, state: describe(stage, { objects: current ? [current.name] : [] }) });
+        send({ type: "described", id: msg.id, state: describe(stage, { objects: current ? [current.name] : [], drawing: wake.drawing() }) });
         break;
       case "lose-context":
         renderer.getContext().getExtension("WEBGL_lose_context")?.loseContext();
@@ -268,7 +285,8 @@ async function buildObject(spec, ctx, guard) {
 
 // -- viewer and world: objects from the config or from messages, in one scene -----------------
 
-function sceneMode({ send, doc, view, guard }, { config, canvas, width, height, pixelRatio }) {
+function sceneMode(env, { config, canvas, width, height, pixelRatio }) {
+  const { send, doc, view, guard } = env;
   const isWorld = config.mode === "world";
   const element = view("canvas");
   const stage = createStage(canvas, element, { dark: config.dark, preserveDrawingBuffer: !isWorld, pixelRatio });
@@ -351,6 +369,7 @@ function sceneMode({ send, doc, view, guard }, { config, canvas, width, height, 
       try {
         const object = await buildObject(spec, ctx, guard);
         holder.add(object);
+        env.wake?.(); // built after the message that asked for it: draw it
         if (isWorld && spec.kind === "code") {
           exportGlb(object).then(
             (buffer) => send({ type: "object-glb", id: spec.id, buffer }, [buffer]),
@@ -404,6 +423,7 @@ function sceneMode({ send, doc, view, guard }, { config, canvas, width, height, 
     look.pitch = Math.max(-1.4, Math.min(1.4, look.pitch - (e.clientY - look.y) * 0.005));
     Object.assign(look, { x: e.clientX, y: e.clientY });
   });
+  /** Move by the keys held; true while walking or looking around. */
   function walk(dt) {
     camera.rotation.set(look.pitch, look.yaw, 0, "YXZ");
     const speed = (keys.has("shift") ? 6 : 2.5) * dt;
@@ -413,6 +433,7 @@ function sceneMode({ send, doc, view, guard }, { config, canvas, width, height, 
     if (keys.has("s") || keys.has("arrowdown")) camera.position.addScaledVector(forward, -speed);
     if (keys.has("d") || keys.has("arrowright")) camera.position.addScaledVector(right, speed);
     if (keys.has("a") || keys.has("arrowleft")) camera.position.addScaledVector(right, -speed);
+    return keys.size > 0 || look.dragging;
   }
 
   const raycaster = new THREE.Raycaster();
@@ -428,15 +449,19 @@ function sceneMode({ send, doc, view, guard }, { config, canvas, width, height, 
     }
   }
 
+  // Drawn on demand (onDemand): after a message or a build, while the camera moves or an
+  // object animates, and while walking.
   let framed = false;
+  let dirty = true;
   let themed = null; // a theme change to acknowledge after the next frame
   const timer = new THREE.Timer();
-  renderer.setAnimationLoop((time) => {
+  const wake = onDemand(renderer, (time) => {
     timer.update(time);
     const dt = Math.min(timer.getDelta(), 0.1);
-    if (viewName === "walk") walk(dt);
-    else controls.update();
+    const moved = viewName === "walk" ? walk(dt) : controls.update();
     runFrameCallbacks(frameCallbacks, [dt, timer.getElapsed()], guard, FRAME_BUDGET_MS, (err) => report(`onFrame: ${message(err)}`));
+    if (!moved && !dirty && !frameCallbacks.size && themed === null) return false;
+    dirty = false;
     renderer.render(scene, camera);
     if (themed !== null) {
       send({ type: "themed", dark: themed });
@@ -446,7 +471,12 @@ function sceneMode({ send, doc, view, guard }, { config, canvas, width, height, 
       framed = true;
       send({ type: "frame", width: canvas.width });
     }
+    return true;
   });
+  env.wake = () => {
+    dirty = true;
+    wake();
+  };
 
   setObjects(config.objects || [], true)
     .catch((err) => report(message(err)))
@@ -456,7 +486,7 @@ function sceneMode({ send, doc, view, guard }, { config, canvas, width, height, 
     if (msg.type === "size") stage.resize(msg.width, msg.height);
     else if (msg.type === "describe") {
       const names = world.children.map((holder) => holder.children[0]?.name ?? "");
-      send({ type: "described", id: msg.id, state: describe(stage, { objects: names, selected }) });
+      send({ type: "described", id: msg.id, state: describe(stage, { objects: names, selected, drawing: wake.drawing() }) });
     }
     else if (msg.type === "lose-context") renderer.getContext().getExtension("WEBGL_lose_context")?.loseContext();
     else if (!isWorld) return; // only the World is driven by messages
@@ -474,7 +504,8 @@ function sceneMode({ send, doc, view, guard }, { config, canvas, width, height, 
 
 // -- gallery: one renderer, one scene per grid cell (three.js "multiple elements") --------------
 
-function galleryMode({ send, view, guard }, { config, canvas, width, height, pixelRatio }) {
+function galleryMode(env, { config, canvas, width, height, pixelRatio }) {
+  const { send, view, guard } = env;
   const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
   renderer.setPixelRatio(Math.min(2, pixelRatio || 1));
   renderer.outputColorSpace = THREE.SRGBColorSpace;
@@ -504,6 +535,7 @@ function galleryMode({ send, view, guard }, { config, canvas, width, height, pix
         const box = boundsOf(object);
         placeGround(ground, box);
         fitCamera(camera, controls, box);
+        env.wake?.();
       } catch (err) {
         report(`${spec.label || spec.id}: ${message(err)}`);
       }
@@ -511,12 +543,18 @@ function galleryMode({ send, view, guard }, { config, canvas, width, height, pix
   })();
   built.catch((err) => report(message(err))).finally(() => send({ type: "built" }));
 
+  // Drawn on demand (onDemand), like the other modes: after a message (the page sends the
+  // cells' boxes when they move) or a build, while a camera moves or an object animates.
+  let dirty = true;
   const timer = new THREE.Timer();
-  renderer.setAnimationLoop((time) => {
+  const wake = onDemand(renderer, (time) => {
     timer.update(time);
     const dt = Math.min(timer.getDelta(), 0.1);
     const { width: w, height: h } = size;
-    if (!w || !h) return; // no layout (hidden): nothing to draw into
+    if (!w || !h) return false; // no layout (hidden): nothing to draw into until it has one
+    const moved = cells.map((cell) => cell.controls.update()).some(Boolean);
+    if (!moved && !dirty && !cells.some((cell) => cell.frameCallbacks.size)) return false;
+    dirty = false;
     renderer.setScissor(0, 0, w, h);
     renderer.setClearColor(0xffffff);
     renderer.clear();
@@ -532,12 +570,16 @@ function galleryMode({ send, view, guard }, { config, canvas, width, height, pix
         cell.camera.updateProjectionMatrix();
       }
       runFrameCallbacks(cell.frameCallbacks, [dt, timer.getElapsed()], guard, FRAME_BUDGET_MS, (err) => report(`onFrame: ${message(err)}`));
-      cell.controls.update();
       renderer.setClearColor(0xf5f5f5);
       renderer.clear();
       renderer.render(cell.scene, cell.camera);
     }
+    return true;
   });
+  env.wake = () => {
+    dirty = true;
+    wake();
+  };
   const resize = (w, h) => {
     Object.assign(size, { width: w, height: h });
     if (w && h) renderer.setSize(w, h, false);
@@ -546,7 +588,8 @@ function galleryMode({ send, view, guard }, { config, canvas, width, height, pix
   return (msg) => {
     if (msg.type === "size") resize(msg.width, msg.height);
     else if (msg.type === "describe") {
-      send({ type: "described", id: msg.id, state: { cells: cells.length, objects: cells.map((c) => c.object?.name ?? "") } });
+      const objects = cells.map((c) => c.object?.name ?? "");
+      send({ type: "described", id: msg.id, state: { cells: cells.length, objects, drawing: wake.drawing() } });
     }
     else if (msg.type === "lose-context") renderer.getContext().getExtension("WEBGL_lose_context")?.loseContext();
   };
