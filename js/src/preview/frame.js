@@ -2,24 +2,17 @@
 // preview frame. It makes the shell frame (sandboxed, a fresh secret as its window name),
 // accepts a message only from that frame's window and only with that secret, tears the
 // frame down when the shell reports "navigated" (the shell stops its runtime frame on a
-// second load or an attempt to leave), replaces the whole frame on a second load of its
-// own, queues messages until the runtime is ready, and replaces a frame that stops
-// answering pings. The SketchPad's preview (host.js) and the World widget use it; it
+// second load), replaces the whole frame on a second load of its own, queues messages
+// until the runtime is ready, and replaces a frame that stops answering pings. The SketchPad's preview (host.js) and the World widget use it; it
 // carries no runtime, so the World's bundle stays small.
 import { SANDBOX } from "./page.js";
+import { transfersOf } from "./transfer.js";
 
 const PING_MS = 1000;
 const HUNG_MS = 5000;
 
 function newSecret() {
   return Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(16).padStart(8, "0")).join("");
-}
-
-function buffersOf(msg) {
-  const out = [];
-  if (msg.buffer instanceof ArrayBuffer) out.push(msg.buffer);
-  if (Array.isArray(msg.objects)) for (const o of msg.objects) if (o && o.buffer instanceof ArrayBuffer) out.push(o.buffer);
-  return out;
 }
 
 /**
@@ -124,7 +117,7 @@ export function createFrame(container, { page, title = "3D preview", className =
       return ready;
     },
     /** Send to the runtime now if it is ready, else once it is (ArrayBuffers transferred). */
-    post(msg, transfer = buffersOf(msg)) {
+    post(msg, transfer = transfersOf(msg)) {
       if (!iframe) make(); // a stopped frame starts afresh for the next thing shown
       if (ready) postNow(msg, transfer);
       else queue.push([msg, transfer]);

@@ -5,6 +5,7 @@
 // down to the runtime, and from the runtime up to the host, only with the frame's secret.
 // Standing alone (a notebook output, a saved .html file) it mirrors the runtime's status
 // on <body data-status> and rebuilds the runtime when asked (a lost WebGL context).
+import { transfersOf } from "./transfer.js";
 
 (() => {
   const hostedSecret = window.name;
@@ -17,14 +18,7 @@
   holder.remove();
   let frame = null;
 
-  // ArrayBuffers travel as transfers, not copies (meshes can be megabytes).
-  const buffersOf = (msg) => {
-    const out = [];
-    if (msg.buffer instanceof ArrayBuffer) out.push(msg.buffer);
-    if (Array.isArray(msg.objects)) for (const o of msg.objects) if (o && o.buffer instanceof ArrayBuffer) out.push(o.buffer);
-    return out;
-  };
-  const up = (msg) => host && host.postMessage({ ...msg, secret }, "*", buffersOf(msg));
+  const up = (msg) => host && host.postMessage({ ...msg, secret }, "*", transfersOf(msg));
   const setStatus = (status) => (document.body.dataset.status = status);
 
   function stop(message) {
@@ -67,15 +61,11 @@
     if (!msg || typeof msg !== "object") return;
     if (frame && event.source === frame.contentWindow) {
       if (msg.secret !== secret) return; // not the runtime (or it lost its secret): ignore
-      if (msg.type === "navigating") {
-        stop(`The generated code tried to leave the preview (${String(msg.how || "navigation")}): it was blocked and the preview stopped.`);
-        return;
-      }
       if (msg.type === "status") setStatus(String(msg.status));
       if (msg.type === "reload") makeFrame(); // a fresh runtime, which says "ready" again
       up(msg);
     } else if (host && event.source === host && frame) {
-      frame.contentWindow.postMessage(msg, "*", buffersOf(msg));
+      frame.contentWindow.postMessage(msg, "*", transfersOf(msg));
     }
   });
 

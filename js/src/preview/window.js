@@ -4,6 +4,7 @@
 // it, shows overlays (errors, a title, the paused note, the gallery's grid) and relays
 // messages: from its parent (the shell) down to the worker, and from the worker up to the
 // shell, each with the frame's secret (its window name, read and cleared at once).
+import { transfersOf } from "./transfer.js";
 import { forwardInput } from "./proxy.js";
 
 const PAGE_STYLE = `
@@ -160,12 +161,6 @@ export function startPage(source) {
     return;
   }
   const toWorker = (msg, transfer = []) => worker.postMessage(msg, transfer);
-  const buffersOf = (msg) => {
-    const out = [];
-    if (msg.buffer instanceof ArrayBuffer) out.push(msg.buffer);
-    if (Array.isArray(msg.objects)) for (const o of msg.objects) if (o && o.buffer instanceof ArrayBuffer) out.push(o.buffer);
-    return out;
-  };
 
   // Input: over the canvas (or a gallery cell's view) it goes to that view's stand-in.
   const targetOf = (event) => {
@@ -223,7 +218,7 @@ export function startPage(source) {
     else if (msg.type === "paused") paused();
     else if (msg.type === "built") {
       if (status !== "paused") setStatus(errors.length ? "error" : "ready");
-    } else if (UP.has(msg.type)) post(msg, buffersOf(msg));
+    } else if (UP.has(msg.type)) post(msg, transfersOf(msg));
   });
   worker.addEventListener("error", (event) => {
     event.preventDefault();
@@ -236,6 +231,6 @@ export function startPage(source) {
     if (typeof msg.type !== "string") return;
     if (msg.type === "theme") document.body.style.background = msg.dark ? "#1e1e1e" : "#f5f5f5";
     const started = performance.timeOrigin + performance.now();
-    toWorker({ ...msg, started }, buffersOf(msg));
+    toWorker({ ...msg, started }, transfersOf(msg));
   });
 }
