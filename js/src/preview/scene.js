@@ -102,19 +102,24 @@ function onContextLost(canvas, send, pad) {
 }
 
 /**
- * Call `step(time)` each animation frame for as long as it returns true (it drew: something
- * changed or is moving); then sleep until `wake()`. A still view costs nothing, and an idle
- * worker takes the next message at once. Messages from the page wake the view for at
- * least one frame (the listener in `startScene`).
+ * Call `step(time, changed)` each animation frame for as long as it returns true (it drew:
+ * something changed or is moving); then sleep until `wake()`. `changed` is true on the
+ * first frame after a `wake()`. A still view costs nothing, and an idle worker takes the
+ * next message at once. Messages from the page wake the view (the listener in
+ * `startScene`), and so does a finished build.
  */
 function onDemand(renderer, step) {
   let looping = false;
+  let changed = true;
   const tick = (time) => {
-    if (step(time)) return;
+    const drawn = step(time, changed);
+    changed = false;
+    if (drawn) return;
     renderer.setAnimationLoop(null);
     looping = false;
   };
   const wake = () => {
+    changed = true;
     if (looping) return;
     looping = true;
     renderer.setAnimationLoop(tick);
@@ -161,7 +166,7 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
     stage.frame(box, { move: !(keepView && viewSet) });
     viewSet = true;
     pendingFrame = { id, started };
-    draw(performance.now()); // now, not at the worker's next animation frame (a frame or two later)
+    draw(performance.now(), true); // now, not at the worker's next animation frame
     env.wake(); // and on, while the camera settles
   }
 
@@ -194,10 +199,9 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
   // Drawn on demand (onDemand): when something changed (a result, the theme, the size, a
   // message, the camera moving, an animation), not 60 times a second for a still view.
   let disposed = false;
-  let dirty = true;
   const timer = new THREE.Timer();
   let last = 0;
-  function draw(time) {
+  function draw(time, changed) {
     if (disposed) return false;
     last = Math.max(last, time); // draw() also runs outside the loop, with a later time
     timer.update(last);
@@ -205,8 +209,7 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
       reportError(pendingFrame?.id ?? null, err, "frame"),
     );
     const moved = controls.update();
-    if (!moved && !dirty && !frameFns.size && !pendingFrame && themed === null) return false;
-    dirty = false;
+    if (!moved && !changed && !frameFns.size && !pendingFrame) return false;
     renderer.render(scene, camera);
     if (themed !== null) {
       send({ type: "themed", dark: themed });
@@ -219,11 +222,7 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
     }
     return true;
   }
-  const wake = onDemand(renderer, draw);
-  env.wake = () => {
-    dirty = true;
-    if (!disposed) wake();
-  };
+  env.wake = onDemand(renderer, draw); // after "dispose", draw() returns false: it stays asleep
 
   send({ type: "ready" });
   return (msg) => {
@@ -258,7 +257,7 @@ function previewMode(env, { config, canvas, width, height, pixelRatio }) {
         send({ type: "pong", n: msg.n });
         break;
       case "describe":
-        send({ type: "described", id: msg.id, state: describe(stage, { objects: current ? [current.name] : [], drawing: wake.drawing() }) });
+        send({ type: "described", id: msg.id, state: describe(stage, { objects: current ? [current.name] : [], drawing: env.wake.drawing() }) });
         break;
       case "lose-context":
         renderer.getContext().getExtension("WEBGL_lose_context")?.loseContext();
@@ -452,16 +451,14 @@ function sceneMode(env, { config, canvas, width, height, pixelRatio }) {
   // Drawn on demand (onDemand): after a message or a build, while the camera moves or an
   // object animates, and while walking.
   let framed = false;
-  let dirty = true;
   let themed = null; // a theme change to acknowledge after the next frame
   const timer = new THREE.Timer();
-  const wake = onDemand(renderer, (time) => {
+  env.wake = onDemand(renderer, (time, changed) => {
     timer.update(time);
     const dt = Math.min(timer.getDelta(), 0.1);
     const moved = viewName === "walk" ? walk(dt) : controls.update();
     runFrameCallbacks(frameCallbacks, [dt, timer.getElapsed()], guard, FRAME_BUDGET_MS, (err) => report(`onFrame: ${message(err)}`));
-    if (!moved && !dirty && !frameCallbacks.size && themed === null) return false;
-    dirty = false;
+    if (!moved && !changed && !frameCallbacks.size) return false;
     renderer.render(scene, camera);
     if (themed !== null) {
       send({ type: "themed", dark: themed });
@@ -473,10 +470,6 @@ function sceneMode(env, { config, canvas, width, height, pixelRatio }) {
     }
     return true;
   });
-  env.wake = () => {
-    dirty = true;
-    wake();
-  };
 
   setObjects(config.objects || [], true)
     .catch((err) => report(message(err)))
@@ -486,7 +479,7 @@ function sceneMode(env, { config, canvas, width, height, pixelRatio }) {
     if (msg.type === "size") stage.resize(msg.width, msg.height);
     else if (msg.type === "describe") {
       const names = world.children.map((holder) => holder.children[0]?.name ?? "");
-      send({ type: "described", id: msg.id, state: describe(stage, { objects: names, selected, drawing: wake.drawing() }) });
+      send({ type: "described", id: msg.id, state: describe(stage, { objects: names, selected, drawing: env.wake.drawing() }) });
     }
     else if (msg.type === "lose-context") renderer.getContext().getExtension("WEBGL_lose_context")?.loseContext();
     else if (!isWorld) return; // only the World is driven by messages
@@ -545,16 +538,14 @@ function galleryMode(env, { config, canvas, width, height, pixelRatio }) {
 
   // Drawn on demand (onDemand), like the other modes: after a message (the page sends the
   // cells' boxes when they move) or a build, while a camera moves or an object animates.
-  let dirty = true;
   const timer = new THREE.Timer();
-  const wake = onDemand(renderer, (time) => {
+  env.wake = onDemand(renderer, (time, changed) => {
     timer.update(time);
     const dt = Math.min(timer.getDelta(), 0.1);
     const { width: w, height: h } = size;
     if (!w || !h) return false; // no layout (hidden): nothing to draw into until it has one
     const moved = cells.map((cell) => cell.controls.update()).some(Boolean);
-    if (!moved && !dirty && !cells.some((cell) => cell.frameCallbacks.size)) return false;
-    dirty = false;
+    if (!moved && !changed && !cells.some((cell) => cell.frameCallbacks.size)) return false;
     renderer.setScissor(0, 0, w, h);
     renderer.setClearColor(0xffffff);
     renderer.clear();
@@ -576,10 +567,6 @@ function galleryMode(env, { config, canvas, width, height, pixelRatio }) {
     }
     return true;
   });
-  env.wake = () => {
-    dirty = true;
-    wake();
-  };
   const resize = (w, h) => {
     Object.assign(size, { width: w, height: h });
     if (w && h) renderer.setSize(w, h, false);
@@ -589,7 +576,7 @@ function galleryMode(env, { config, canvas, width, height, pixelRatio }) {
     if (msg.type === "size") resize(msg.width, msg.height);
     else if (msg.type === "describe") {
       const objects = cells.map((c) => c.object?.name ?? "");
-      send({ type: "described", id: msg.id, state: { cells: cells.length, objects, drawing: wake.drawing() } });
+      send({ type: "described", id: msg.id, state: { cells: cells.length, objects, drawing: env.wake.drawing() } });
     }
     else if (msg.type === "lose-context") renderer.getContext().getExtension("WEBGL_lose_context")?.loseContext();
   };
