@@ -272,6 +272,18 @@ def run_cell(page: Any, index: int) -> None:
     page.keyboard.press("Shift+Enter")
 
 
+def poll(fn: Any, timeout: float = 30.0, every: float = 0.1) -> Any:
+    """`fn()` once it is truthy, else its last value after `timeout` s. For what a page's
+    `wait_for_function` cannot wait on: a page under a strict CSP, an async answer (a
+    promise is truthy at once), state in a Worker."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)  # polling the page from outside, not synchronising with it
+
+
 def background_pixels_differ(png: bytes, tolerance: int = 24) -> int:
     """How many pixels of a screenshot differ from its most common colour (the background)."""
     import io

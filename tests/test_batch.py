@@ -8,7 +8,6 @@ import base64
 import gzip
 import json
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -446,7 +445,7 @@ def test_previews_beyond_the_old_webgl_limit_all_draw_and_a_lost_one_comes_back(
     context now lives in its own Worker, so 17 views all draw. A view whose context is
     lost anyway says so, and comes back on a click."""
     playwright = pytest.importorskip("playwright.sync_api")
-    from tests.browser_support import background_pixels_differ, launch_chromium
+    from tests.browser_support import background_pixels_differ, launch_chromium, poll
     from vibedraw_widget import viewer
 
     fragment = viewer.iframe(generate(sketch(), kind="model", engine=bg).to_html(), 60)
@@ -464,12 +463,9 @@ def test_previews_beyond_the_old_webgl_limit_all_draw_and_a_lost_one_comes_back(
         assert [s.evaluate("document.body.dataset.status") for s in shells] == ["ready"] * 17
         # Still views stop drawing (each is drawn on demand), and what they drew stays.
         asleep = "async () => !(await window.vibedraw.state()).drawing"
-        for shell in shells:
+        for shell in shells:  # the camera settles, then the loop stops
             runtime = shell.child_frames[0]
-            deadline = time.monotonic() + 30  # the camera settles, then the loop stops
-            while not runtime.evaluate(asleep) and time.monotonic() < deadline:
-                page.wait_for_timeout(50)
-            assert runtime.evaluate(asleep), "a still view kept drawing"
+            assert poll(lambda r=runtime: r.evaluate(asleep)), "a still view kept drawing"
         first = page.locator("iframe").first.screenshot()
         assert background_pixels_differ(first) > 500, "the oldest view drew nothing"
         runtime = shells[0].child_frames[0]

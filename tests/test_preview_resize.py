@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import CHROMIUM, background_pixels_differ, launch_chromium
-from tests.test_sandbox import PAD, STATIC, pad_state, poll, serve
+from tests.browser_support import CHROMIUM, background_pixels_differ, launch_chromium, poll
+from tests.test_sandbox import PAD, STATIC, pad_state, serve
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),

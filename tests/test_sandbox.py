@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import CHROMIUM, background_pixels_differ, launch_chromium
+from tests.browser_support import CHROMIUM, background_pixels_differ, launch_chromium, poll
 
 STATIC = Path(__file__).parent.parent / "vibedraw_widget" / "static"
 pytestmark = [
@@ -295,16 +295,6 @@ def browser():
         chromium = launch_chromium(p)
         yield chromium
         chromium.close()
-
-
-def poll(fn, timeout: float = 30.0, every: float = 0.1):
-    """`fn()` once it is truthy (pages under a strict CSP cannot run wait_for_function)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)  # polling the page from outside, not synchronising with it
 
 
 SETTLE_S = 3.0

@@ -228,7 +228,7 @@ def served(tmp_path):
 
 def test_the_world_widget_builds_code_in_the_sandbox_and_sends_its_glb_back(tmp_path, served):
     playwright = pytest.importorskip("playwright.sync_api")
-    from tests.browser_support import launch_chromium
+    from tests.browser_support import launch_chromium, poll
 
     if not (STATIC / "world.js").is_file():
         pytest.skip("front-end not built")
@@ -265,10 +265,8 @@ def test_the_world_widget_builds_code_in_the_sandbox_and_sends_its_glb_back(tmp_
         page.mouse.down()
         page.mouse.move(box["x"] + 120, box["y"] + 40, steps=8)
         page.mouse.up()
-        deadline = time.monotonic() + 10  # the camera moves in the worker's next frames
-        while runtime.evaluate(camera) == before and time.monotonic() < deadline:
-            page.wait_for_timeout(50)
-        assert runtime.evaluate(camera) != before, "a drag did not turn the camera"
+        turned = poll(lambda: runtime.evaluate(camera) != before, timeout=10)  # next frames
+        assert turned, "a drag did not turn the camera"
         state = "async () => await window.vibedraw.state()"
         selected = None
         for fx, fy in [(x, y) for x in (0.5, 0.4, 0.6, 0.3, 0.7) for y in (0.5, 0.4, 0.6, 0.3)]:
