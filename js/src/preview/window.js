@@ -174,8 +174,10 @@ export function startPage(source) {
   let size = { width: 0, height: 0 };
   const pixelRatio = window.devicePixelRatio || 1;
   if (views) {
+    // The cells' boxes move when the page scrolls or the grid's layout changes: sent then,
+    // not polled every frame (a still gallery does no work).
     let last = "";
-    const track = () => {
+    const sendRects = () => {
       const rects = {};
       for (const [id, view] of views) {
         const r = view.getBoundingClientRect();
@@ -186,9 +188,10 @@ export function startPage(source) {
         last = text;
         toWorker({ type: "rects", rects });
       }
-      requestAnimationFrame(track);
     };
-    track();
+    document.addEventListener("scroll", sendRects, { capture: true, passive: true }); // whichever element scrolls
+    new ResizeObserver(sendRects).observe(document.querySelector(".gallery"));
+    sendRects();
   }
   watchSize(canvas, (width, height) => {
     size = { width, height };
@@ -198,9 +201,10 @@ export function startPage(source) {
 
   // Tests and the curious: what the scene holds, and a way to lose the WebGL context.
   const asked = new Map();
+  let questions = 0;
   window.vibedraw = {
     state() {
-      const id = asked.size + 1;
+      const id = ++questions;
       return new Promise((resolve) => {
         asked.set(id, resolve);
         toWorker({ type: "describe", id });
